@@ -1,0 +1,36 @@
+# Two commands for a new machine: `make run` serves Lyo, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format install bench clean
+
+$(STAMP): requirements/base.txt requirements/production.txt requirements/local.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/local.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve Lyo at http://127.0.0.1:8000 with embedded defaults (SQLite, no other server needed).
+run: install
+	DJANGO_SETTINGS_MODULE=lyo.settings.local $(BIN)/python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=lyo.settings.local $(BIN)/python manage.py seed_demo
+	DJANGO_SETTINGS_MODULE=lyo.settings.local $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## The whole test suite, against PostgreSQL and Redis on localhost (see README).
+test: install
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-2} --create-db $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,3 @@
+"""Accounts endpoints (auth flows, /me/, users) — filled in by the accounts work."""
+
+urlpatterns: list = []
