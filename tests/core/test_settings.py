@@ -22,7 +22,11 @@ PRODUCTION_ENV = {
 
 
 def run_python(code: str, env: dict) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LYO_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "LYO_", "DATABASE_URL", "REDIS_URL", "CELERY_"))
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
