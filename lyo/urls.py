@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.accounts.views import EmailConfirmedView
+
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
 ]
@@ -10,6 +12,12 @@ api_v1 = [
 urlpatterns = [
     path("", include("apps.core.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
+    path(
+        "accounts/confirmed/",
+        EmailConfirmedView.as_view(),
+        name="account_email_confirmed",
+    ),
+    path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

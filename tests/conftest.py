@@ -3,7 +3,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
+from tests.factories import UserFactory, client_for
+from tests.smtp import running_smtp_server
 
 
 def pytest_report_header(config):
@@ -13,6 +14,13 @@ def pytest_report_header(config):
         f"lyo cache backend: {settings.CACHES['default']['BACKEND']} "
         f"({settings.CACHES['default'].get('LOCATION', '-')})",
     ]
+
+
+@pytest.fixture(autouse=True)
+def _emails_through_the_outbox(settings):
+    """pytest-django swaps EMAIL_BACKEND for locmem; put Lyo's outbox back so tests see the
+    real path (outbox row -> Celery task -> MAILING_TRANSPORT_BACKEND, locmem by default)."""
+    settings.EMAIL_BACKEND = "apps.mailing.backends.OutboxEmailBackend"
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +38,20 @@ def api_client() -> APIClient:
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(roles=["admin"])
+
+
+@pytest.fixture
+def user_client(user):
+    return client_for(user)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback receiving everything the outbox delivers."""
+    with running_smtp_server(settings) as server:
+        yield server

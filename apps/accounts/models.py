@@ -57,6 +57,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
         ordering = ["id"]
+        # Capabilities granted through roles (Groups); API permission classes check these.
+        permissions = [
+            ("manage_roles", "Can change users' roles"),
+            ("view_audit_log", "Can read the audit log"),
+            ("moderate_content", "Can moderate posts, comments and users"),
+            ("author_courses", "Can create and manage their own courses"),
+            ("manage_all_courses", "Can manage every course"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -70,3 +78,34 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@", 1)[0]
+
+
+class AuditEvent(models.Model):
+    """Append-only record of security-relevant actions. Never updated, never deleted."""
+
+    created_at = models.DateTimeField(default=django_timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only")

@@ -17,7 +17,6 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
-from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from .context import current_request_id
@@ -110,37 +109,47 @@ def _message_for(exc: exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
 
-    response = drf_exception_handler(exc, context)  # Http404/PermissionDenied, auth headers
-    if response is None:
+    # An error response must not commit the request's half-done writes. Views that run
+    # outside the request transaction (apps.core.api.NonAtomicAPIView) opt out.
+    if getattr(context.get("view"), "atomic_request", True):
+        set_rollback()
+
+    if not isinstance(exc, exceptions.APIException):
         request = context.get("request")
         logger.exception(
             "unhandled_exception",
             extra={"path": getattr(request, "path", None), "exception": type(exc).__name__},
         )
-        set_rollback()
         return Response(
             error_body("server_error", "Something went wrong on our side."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
     if isinstance(exc, exceptions.ValidationError):
         details = _validation_details(exc.detail)
     else:
         details = getattr(exc, "details", None) or {}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details = {"retry_after_seconds": int(exc.wait + 0.999)}
-    response.data = error_body(_code_for(exc), _message_for(exc), details)
-    return response
+        retry_after = int(exc.wait + 0.999)
+        headers["Retry-After"] = str(retry_after)
+        details = {"retry_after_seconds": retry_after}
+    return Response(
+        error_body(_code_for(exc), _message_for(exc), details),
+        status=exc.status_code,
+        headers=headers,
+    )
 
 
 # --- Django-level handlers: JSON under the API, Django's own pages elsewhere -------------------

@@ -40,7 +40,7 @@ DJANGO_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
+    "apps.accounts.admin_site.LyoAdminConfig",
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
@@ -51,6 +51,8 @@ THIRD_PARTY_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "csp",
+    "allauth",
+    "allauth.account",
 ]
 LOCAL_APPS = [
     "apps.core",
@@ -76,12 +78,46 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # --- Auth -------------------------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+# Failed sign-ins (API token, browser and admin) per email and per IP before a cooling period.
+LOGIN_MAX_FAILURES = env.int("LYO_LOGIN_MAX_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LYO_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+
+# --- django-allauth: sign-up, email verification and password reset --------------------------
+ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a GET (mail scanners prefetch links) must not confirm
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = True
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Lyo] "
+# Tell people by email when their password changes (API or browser), so a takeover is noticed.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("LYO_LINK_PROTOCOL", default="http")
+ACCOUNT_RATE_LIMITS = {
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "login_failed": f"10/m/ip,{LOGIN_MAX_FAILURES}/{LOGIN_LOCKOUT_SECONDS}s/key",
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -122,9 +158,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Email ------------------------------------------------------------------------------------
-EMAIL_BACKEND = env(
+# Every email, allauth's included, is written to the outbox (apps.mailing) inside the current
+# transaction and delivered after commit by a Celery task through MAILING_TRANSPORT_BACKEND.
+EMAIL_BACKEND = "apps.mailing.backends.OutboxEmailBackend"
+MAILING_TRANSPORT_BACKEND = env(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+MAILING_MAX_ATTEMPTS = env.int("LYO_MAILING_MAX_ATTEMPTS", default=8)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Lyo <no-reply@lyo.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = 10
@@ -181,6 +221,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("LYO_THROTTLE_ANON", default="300/min"),
         "user": env("LYO_THROTTLE_USER", default="1200/min"),
+        # Sign-in and account emails: per client IP and per submitted email address.
+        "auth_ip": env("LYO_THROTTLE_AUTH_IP", default="30/min"),
+        "auth_email": env("LYO_THROTTLE_AUTH_EMAIL", default="10/min"),
+        "account_email_ip": env("LYO_THROTTLE_ACCOUNT_EMAIL_IP", default="20/hour"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
@@ -278,4 +322,9 @@ LOGGING = {
 
 # --- Periodic tasks (written to celery-beat by `manage.py setup_periodic_tasks`) --------------
 # name -> {"task": dotted task name, "crontab": {minute, hour, day_of_week, ...}}
-PERIODIC_TASKS: dict[str, dict] = {}
+PERIODIC_TASKS: dict[str, dict] = {
+    "mailing-requeue-stale": {
+        "task": "apps.mailing.tasks.requeue_stale_emails",
+        "crontab": {"minute": "*/5"},
+    },
+}

@@ -33,7 +33,8 @@ CACHES = {
 }
 CELERY_BROKER_URL = CACHES["default"]["LOCATION"]
 CELERY_TASK_ALWAYS_EAGER = True
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Outbox rows are delivered to django.core.mail.outbox unless a test points at its SMTP server.
+MAILING_TRANSPORT_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = str(BASE_DIR / ".test-media" / _worker)  # noqa: F405
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -1,11 +1,23 @@
 """Load a small, idempotent demo dataset for the README's run command."""
 
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.accounts import roles
 from apps.accounts.models import User
 
 DEMO_PASSWORD = "lyo-demo-password-1"  # noqa: S105 - documented demo credential, local only
+
+DEMO_PEOPLE = [
+    ("admin@lyo.local", "Lyo Admin", [roles.ADMIN]),
+    ("instructor@lyo.local", "Ines Instructor", [roles.INSTRUCTOR]),
+    ("moderator@lyo.local", "Mo Moderator", [roles.MODERATOR]),
+    ("learner1@lyo.local", "Ada Lovelace", [roles.STUDENT]),
+    ("learner2@lyo.local", "Alan Turing", [roles.STUDENT]),
+    ("learner3@lyo.local", "Grace Hopper", [roles.STUDENT]),
+]
 
 
 class Command(BaseCommand):
@@ -13,23 +25,22 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        admin, created = User.objects.get_or_create(
-            email="admin@lyo.local",
-            defaults={"display_name": "Lyo Admin", "is_staff": True, "is_superuser": True},
-        )
-        if created:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save(update_fields=["password"])
-        for index, name in enumerate(["Ada Lovelace", "Alan Turing", "Grace Hopper"], start=1):
-            learner, created = User.objects.get_or_create(
-                email=f"learner{index}@lyo.local", defaults={"display_name": name}
+        for email, name, role_names in DEMO_PEOPLE:
+            is_admin = roles.ADMIN in role_names
+            user, created = User.objects.get_or_create(
+                email=email,
+                defaults={"display_name": name, "is_staff": is_admin, "is_superuser": is_admin},
             )
             if created:
-                learner.set_password(DEMO_PASSWORD)
-                learner.save(update_fields=["password"])
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+                user.groups.add(*Group.objects.filter(name__in=role_names))
+            EmailAddress.objects.update_or_create(
+                user=user, email=email, defaults={"verified": True, "primary": True}
+            )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready. Sign in as admin@lyo.local / {DEMO_PASSWORD} "
-                "(learner1..3@lyo.local share the password)."
+                f"Demo data ready. Every demo account uses the password {DEMO_PASSWORD}: "
+                + ", ".join(email for email, _, _ in DEMO_PEOPLE)
             )
         )

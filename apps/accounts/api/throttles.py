@@ -1,0 +1,24 @@
+"""Throttles for the sign-in and account-email endpoints (rates in REST_FRAMEWORK settings)."""
+
+import hashlib
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.core.throttling import ScopedRateThrottle
+
+
+class AuthIpThrottle(ScopedRateThrottle):
+    """Per client IP; the view's throttle_scope picks the rate."""
+
+
+class AuthEmailThrottle(SimpleRateThrottle):
+    """Per submitted email address, whichever IPs the attempts come from."""
+
+    scope = "auth_email"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}

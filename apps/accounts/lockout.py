@@ -1,0 +1,66 @@
+"""Lock sign-in after repeated failures, per email address and per client IP.
+
+Counters live in the cache (Redis in production) with a sliding expiry; the lock itself is a
+separate key so a locked account stays locked for the whole cooling period even when the
+attacker stops. An IP gets a larger allowance than one address, as offices share addresses.
+"""
+
+import hashlib
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger("lyo.security")
+
+IP_ALLOWANCE_FACTOR = 4
+
+
+def _key(kind: str, scope: str, value: str) -> str:
+    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+    return f"lockout:{kind}:{scope}:{digest}"
+
+
+def _limits() -> dict[str, int]:
+    return {
+        "email": settings.LOGIN_MAX_FAILURES,
+        "ip": settings.LOGIN_MAX_FAILURES * IP_ALLOWANCE_FACTOR,
+    }
+
+
+def lockout_seconds_remaining(*, email: str, ip: str) -> int:
+    """Seconds until sign-in is allowed again for this email or IP; 0 when not locked."""
+    remaining = 0
+    for scope, value in (("email", email), ("ip", ip)):
+        if not value:
+            continue
+        until = cache.get(_key("locked", scope, value))
+        if until:
+            remaining = max(remaining, int(until - time.time()) + 1)
+    return remaining
+
+
+def login_failure_record(*, email: str, ip: str) -> bool:
+    """Count a failed sign-in. Returns True when this failure starts a lockout."""
+    started = False
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    for scope, value in (("email", email), ("ip", ip)):
+        if not value:
+            continue
+        counter = _key("failures", scope, value)
+        cache.add(counter, 0, timeout=window)
+        failures = cache.incr(counter)
+        if failures >= _limits()[scope]:
+            if cache.add(_key("locked", scope, value), time.time() + window, timeout=window):
+                started = True
+                logger.warning(
+                    "login_lockout_started",
+                    extra={"scope": scope, "failures": failures, "lock_seconds": window},
+                )
+            cache.delete(counter)
+    return started
+
+
+def login_success_record(*, email: str) -> None:
+    cache.delete(_key("failures", "email", email))

@@ -1,0 +1,291 @@
+"""Account use cases: registration, tokens, passwords, profile, roles, deletion, audit."""
+
+import uuid
+from typing import Any
+
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import ResetPasswordForm, SignupForm
+from allauth.account.internal.flows.email_verification import (
+    send_verification_email_to_address,
+)
+from allauth.account.models import EmailAddress
+from allauth.account.utils import complete_signup
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, update_last_login
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.core.context import current_request_id
+from apps.core.errors import ApplicationError
+from apps.core.http import client_ip
+
+from . import roles
+from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
+from .models import AuditEvent, User
+
+
+class EmailUnverified(ApplicationError):
+    status_code = 403
+    default_code = "email_unverified"
+    default_detail = "Confirm your email address first: we sent you a link."
+
+
+class LoginLockedOut(exceptions.Throttled):
+    default_detail = "Too many failed sign-in attempts. Try again later."
+
+
+# --- Audit ---------------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    target: Any = None,
+    request: HttpRequest | None = None,
+    metadata: dict | None = None,
+) -> AuditEvent:
+    http = getattr(request, "_request", request)  # DRF Request or Django HttpRequest
+    ip = client_ip(http) if http is not None else ""
+    user_agent = http.headers.get("User-Agent", "") if http is not None else ""
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor if actor is not None and actor.pk else None,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ip=ip or None,
+        user_agent=user_agent[:300],
+        request_id=current_request_id() or "",
+        metadata=metadata or {},
+    )
+
+
+# --- Registration and email verification -----------------------------------------------------
+
+
+def _as_validation_error(form) -> exceptions.ValidationError:
+    renamed = {"password1": "password", "__all__": "non_field_errors"}
+    return exceptions.ValidationError(
+        {renamed.get(field, field): list(errors) for field, errors in form.errors.items()}
+    )
+
+
+@transaction.atomic
+def user_register(
+    *, request: HttpRequest, email: str, password: str, display_name: str
+) -> User | None:
+    """Create an account and send the verification email, through allauth's signup flow.
+
+    For an address that already has an account allauth sends an "account already exists"
+    email instead and nothing is created; the caller answers the same either way, so the
+    response does not reveal whether the address is registered. Returns the new user or None.
+    """
+    form = SignupForm(data={"email": email, "password1": password})
+    if not form.is_valid():
+        raise _as_validation_error(form)
+    user, _ = form.try_save(request)
+    if user is None:
+        return None
+    user.display_name = display_name
+    user.save(update_fields=["display_name"])
+    user.groups.add(Group.objects.get(name=roles.DEFAULT_ROLE))
+    complete_signup(request, user, settings.ACCOUNT_EMAIL_VERIFICATION, None)
+    audit_record(action="account.registered", actor=user, target=user, request=request)
+    return user
+
+
+def email_verification_resend(*, request: HttpRequest, email: str) -> None:
+    """Send a fresh verification link if this address awaits one; silent otherwise."""
+    address = (
+        EmailAddress.objects.select_related("user")
+        .filter(email__iexact=email.strip(), verified=False, user__is_active=True)
+        .first()
+    )
+    if address is not None:
+        send_verification_email_to_address(request, address)
+
+
+def email_is_verified(*, user: User) -> bool:
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+# --- Tokens ----------------------------------------------------------------------------------
+
+
+def _issue_tokens(user: User) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)  # recorded as an OutstandingToken
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def token_obtain(*, request: HttpRequest, email: str, password: str) -> dict[str, str]:
+    """Exchange credentials for tokens. Runs outside the request transaction so that failed
+    attempts stay recorded (audit rows, lockout counters) although the response is an error."""
+    email = User.objects.normalize_email(email)
+    ip = client_ip(getattr(request, "_request", request))
+    wait = lockout_seconds_remaining(email=email, ip=ip)
+    if wait:
+        raise LoginLockedOut(wait=wait)
+
+    user = ModelBackend().authenticate(request, username=email, password=password)
+    if user is None:
+        audit_record(action="login.failed", request=request, metadata={"email": email})
+        if login_failure_record(email=email, ip=ip):
+            audit_record(action="login.locked_out", request=request, metadata={"email": email})
+        raise exceptions.AuthenticationFailed("Email or password is incorrect.")
+
+    if not email_is_verified(user=user):
+        raise EmailUnverified()
+    login_success_record(email=email)
+    with transaction.atomic():
+        update_last_login(None, user)
+        audit_record(action="login.succeeded", actor=user, target=user, request=request)
+        return _issue_tokens(user)
+
+
+@transaction.atomic
+def token_refresh(*, refresh: str) -> dict[str, str]:
+    """Rotate a refresh token. The old one is blacklisted; of two concurrent refreshes with the
+    same token exactly one succeeds (the outstanding-token row is locked while we decide)."""
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from exc
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",))
+        .filter(jti=token[jwt_settings.JTI_CLAIM])
+        .first()
+    )
+    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise InvalidToken("Token is blacklisted")
+    user = User.objects.filter(pk=token[jwt_settings.USER_ID_CLAIM], is_active=True).first()
+    if user is None:
+        raise InvalidToken("User is inactive")
+    if not email_is_verified(user=user):
+        raise EmailUnverified()
+    BlacklistedToken.objects.create(token=outstanding)
+    return _issue_tokens(user)
+
+
+def token_logout(*, request: HttpRequest, user: User, refresh: str) -> None:
+    """Blacklist the caller's refresh token. Repeating it is harmless (idempotent)."""
+    invalid = exceptions.ValidationError({"refresh": ["Token is invalid or expired."]})
+    try:
+        # Signature, expiry, audience and issuer; an already-blacklisted token is fine here.
+        payload = token_backend.decode(refresh, verify=True)
+    except TokenBackendError as exc:
+        raise invalid from exc
+    if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or str(
+        payload.get(jwt_settings.USER_ID_CLAIM)
+    ) != str(user.pk):
+        raise invalid
+    outstanding = OutstandingToken.objects.filter(jti=payload[jwt_settings.JTI_CLAIM]).first()
+    if outstanding is not None:
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+    audit_record(action="logout", actor=user, target=user, request=request)
+
+
+def tokens_revoke_all(*, user: User) -> int:
+    """Blacklist every unexpired refresh token of the user; returns how many were live."""
+    live = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
+    return len(revoked)
+
+
+# --- Passwords -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_change(
+    *, request: HttpRequest, user: User, old_password: str, new_password: str
+) -> None:
+    if not user.check_password(old_password):
+        raise exceptions.ValidationError({"old_password": ["Your current password is wrong."]})
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as exc:
+        raise exceptions.ValidationError({"new_password": list(exc.messages)}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    tokens_revoke_all(user=user)
+    audit_record(action="password.changed", actor=user, target=user, request=request)
+    get_adapter(getattr(request, "_request", request)).send_notification_mail(
+        "account/email/password_changed", user
+    )
+
+
+def password_reset_request(*, request: HttpRequest, email: str) -> None:
+    """Email a reset link through allauth (or an "unknown account" note); always silent."""
+    form = ResetPasswordForm(data={"email": email})
+    if form.is_valid():
+        form.save(request)
+
+
+# --- Profile, roles, deletion ----------------------------------------------------------------
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
+    fields = [name for name in ("display_name", "bio", "timezone") if name in data]
+    for name in fields:
+        setattr(user, name, data[name])
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+@transaction.atomic
+def user_set_roles(*, request: HttpRequest, actor: User, user: User, role_names: list[str]):
+    before = sorted(user.groups.filter(name__in=roles.ALL_ROLES).values_list("name", flat=True))
+    wanted = sorted(set(role_names))
+    keep_other_groups = user.groups.exclude(name__in=roles.ALL_ROLES)
+    user.groups.set([*keep_other_groups, *Group.objects.filter(name__in=wanted)])
+    user.is_staff = user.is_superuser or bool(roles.STAFF_ROLES & set(wanted))
+    user.save(update_fields=["is_staff"])
+    audit_record(
+        action="roles.changed",
+        actor=actor,
+        target=user,
+        request=request,
+        metadata={"before": before, "after": wanted},
+    )
+    return user
+
+
+@transaction.atomic
+def user_delete(*, request: HttpRequest, user: User) -> None:
+    """Deactivate and anonymise the account.
+
+    Personal data (email, name, bio, time zone, password, email addresses, roles) is erased.
+    Content the person published stays, attributed to a "Deleted user", so threads others
+    replied to keep making sense. Audit events keep pointing at the (anonymised) row.
+    """
+    tokens_revoke_all(user=user)
+    EmailAddress.objects.filter(user=user).delete()
+    user.email = f"deleted-{user.pk}-{uuid.uuid4().hex[:12]}@deleted.invalid"
+    user.display_name = ""
+    user.bio = ""
+    user.timezone = "UTC"
+    user.is_active = False
+    user.is_staff = False
+    user.set_unusable_password()
+    user.save()
+    user.groups.clear()
+    audit_record(action="account.deleted", actor=user, target=user, request=request)
+
+
+def audit_password_reset(sender, request: HttpRequest, user: User, **kwargs) -> None:
+    audit_record(action="password.reset", actor=user, target=user, request=request)
