@@ -7,6 +7,9 @@ from apps.accounts.views import EmailConfirmedView
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.courses.api.urls")),
+    path("", include("apps.social.api.urls")),
+    path("", include("apps.media.api.urls")),
 ]
 
 urlpatterns = [

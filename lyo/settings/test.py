@@ -11,6 +11,8 @@ from .base import env
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _worker_index = int(_worker.removeprefix("gw") or 0)
+# Parallel runs on one machine (e.g. two checkouts) can shift to other Redis databases.
+_redis_db_offset = int(os.environ.get("LYO_TEST_REDIS_DB_OFFSET", "0"))
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"
@@ -26,7 +28,7 @@ _redis_base = REDIS_URL.rsplit("/", 1)[0]
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": f"{_redis_base}/{1 + _worker_index % 15}",
+        "LOCATION": f"{_redis_base}/{1 + (_redis_db_offset + _worker_index) % 15}",
         "KEY_PREFIX": "lyo-test",
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
     }

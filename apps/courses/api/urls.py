@@ -1,0 +1,3 @@
+"""Courses endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Media endpoints."""
+
+urlpatterns: list = []

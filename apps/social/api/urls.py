@@ -1,0 +1,3 @@
+"""Social endpoints."""
+
+urlpatterns: list = []
