@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles(sender, using="default", **kwargs) -> None:
+    # After migrate — and after `flush`, which empties every table — put the roles back.
+    from django.contrib.auth.models import Group, Permission
+
+    from .roles import roles_sync
+
+    roles_sync(group_model=Group, permission_model=Permission)
 
 
 class AccountsConfig(AppConfig):
@@ -13,3 +23,6 @@ class AccountsConfig(AppConfig):
         from .services import audit_password_reset
 
         password_reset.connect(audit_password_reset, dispatch_uid="lyo-audit-password-reset")
+        # Runs after auth's own post_migrate handler (which creates the permissions), since
+        # accounts comes later in INSTALLED_APPS.
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="lyo-sync-roles")

@@ -335,4 +335,12 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "apps.mailing.tasks.requeue_stale_emails",
         "crontab": {"minute": "*/5"},
     },
+    "courses-daily-stats": {
+        "task": "apps.courses.tasks.aggregate_course_daily_stats",
+        "crontab": {"minute": "10", "hour": "0"},
+    },
 }
+
+# --- Courses ----------------------------------------------------------------------------------
+# Public catalog and course pages are cached this long (0 = off); changes invalidate at once.
+COURSES_CACHE_SECONDS = env.int("LYO_COURSES_CACHE_SECONDS", default=300)

@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.core.management.commands.seed_demo import DEMO_PASSWORD
+from apps.courses.models import Course, Enrollment
 
 pytestmark = pytest.mark.django_db
 
@@ -16,5 +17,7 @@ def test_seed_demo_is_idempotent_and_its_accounts_can_sign_in():
         "/api/v1/auth/token/", {"email": "learner1@lyo.local", "password": DEMO_PASSWORD}
     )
     assert response.status_code == 200
+    assert Course.objects.filter(status="published").count() == 3
+    assert Enrollment.objects.count() == 9
     admin = User.objects.get(email="admin@lyo.local")
     assert admin.has_perm("accounts.manage_roles") and admin.is_staff

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from apps.accounts import roles
 from apps.accounts.models import User
+from apps.courses import demo as courses_demo
 
 DEMO_PASSWORD = "lyo-demo-password-1"  # noqa: S105 - documented demo credential, local only
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        people = {}
         for email, name, role_names in DEMO_PEOPLE:
             is_admin = roles.ADMIN in role_names
             user, created = User.objects.get_or_create(
@@ -38,9 +40,14 @@ class Command(BaseCommand):
             EmailAddress.objects.update_or_create(
                 user=user, email=email, defaults={"verified": True, "primary": True}
             )
+            people[email] = user
+
+        learners = [people[f"learner{n}@lyo.local"] for n in (1, 2, 3)]
+        courses = courses_demo.seed(instructor=people["instructor@lyo.local"], learners=learners)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready. Every demo account uses the password {DEMO_PASSWORD}: "
+                f"Demo data ready ({courses} new demo courses). "
+                f"Every demo account uses the password {DEMO_PASSWORD}: "
                 + ", ".join(email for email, _, _ in DEMO_PEOPLE)
             )
         )

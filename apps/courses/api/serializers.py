@@ -1,0 +1,221 @@
+from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.courses.models import Category, Course, Question
+
+
+class UserSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class CategoryOutput(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class CourseListOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    level = serializers.CharField()
+    language = serializers.CharField()
+    category = CategoryOutput(allow_null=True)
+    tags = serializers.SerializerMethodField()
+    instructor = UserSummary()
+    status = serializers.CharField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    lesson_count = serializers.IntegerField()
+    enrollment_count = serializers.IntegerField()
+    rating = serializers.SerializerMethodField()
+    rating_count = serializers.IntegerField()
+
+    def get_tags(self, course) -> list[str]:
+        return [tag.name for tag in course.tags.all()]
+
+    def get_rating(self, course) -> float | None:
+        return round(course.rating_avg, 2) if course.rating_count else None
+
+
+class CourseDetailOutput(CourseListOutput):
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ViewerOutput(serializers.Serializer):
+    enrolled = serializers.BooleanField()
+    can_edit = serializers.BooleanField()
+
+
+class CourseDetailWithViewerOutput(CourseDetailOutput):
+    viewer = ViewerOutput()
+
+
+class CourseInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
+    level = serializers.ChoiceField(choices=Course.Level.choices, required=False)
+    language = serializers.RegexField(r"^[a-z]{2}(-[A-Z]{2})?$", max_length=10, required=False)
+    category = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=10, required=False
+    )
+
+
+class ChoiceInput(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+    is_correct = serializers.BooleanField(default=False)
+
+
+class QuestionInput(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+    kind = serializers.ChoiceField(choices=Question.Kind.choices, default=Question.Kind.SINGLE)
+    choices = ChoiceInput(many=True, min_length=2, max_length=10)
+
+
+class QuizInput(serializers.Serializer):
+    pass_mark = serializers.IntegerField(min_value=0, max_value=100, default=70)
+    questions = QuestionInput(many=True, min_length=1, max_length=50)
+
+
+class LessonInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
+    body_markdown = serializers.CharField(max_length=100_000, required=False, allow_blank=True)
+    video_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        validators=[URLValidator(schemes=["https", "http"])],
+    )
+    duration_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
+    is_preview = serializers.BooleanField(required=False)
+    quiz = QuizInput(required=False, allow_null=True)
+
+
+class ChoiceOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()  # is_correct is never sent
+
+
+class QuestionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    kind = serializers.CharField()
+    choices = ChoiceOutput(many=True, source="choices.all")
+
+
+class QuizOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    pass_mark = serializers.IntegerField()
+    questions = QuestionOutput(many=True, source="questions.all")
+
+
+class LessonOutput(serializers.Serializer):
+    """Outline fields for everyone who sees the course; content only when `content_available`."""
+
+    id = serializers.IntegerField()
+    course = serializers.SlugField(source="course.slug")
+    position = serializers.IntegerField()
+    title = serializers.CharField()
+    duration_seconds = serializers.IntegerField()
+    is_preview = serializers.BooleanField()
+    has_quiz = serializers.SerializerMethodField()
+    content_available = serializers.SerializerMethodField()
+    body_html = serializers.SerializerMethodField()
+    video_url = serializers.SerializerMethodField()
+    quiz = serializers.SerializerMethodField()
+
+    def _visible(self, lesson) -> bool:
+        return lesson.id in self.context["visible_lesson_ids"]
+
+    def get_has_quiz(self, lesson) -> bool:
+        return hasattr(lesson, "quiz")
+
+    def get_content_available(self, lesson) -> bool:
+        return self._visible(lesson)
+
+    def get_body_html(self, lesson) -> str | None:
+        return lesson.body_html if self._visible(lesson) else None
+
+    def get_video_url(self, lesson) -> str | None:
+        return lesson.video_url if self._visible(lesson) else None
+
+    @extend_schema_field(QuizOutput(allow_null=True))
+    def get_quiz(self, lesson):
+        if not self._visible(lesson) or not hasattr(lesson, "quiz"):
+            return None
+        return QuizOutput(lesson.quiz).data
+
+
+class QuizAttemptInput(serializers.Serializer):
+    answers = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=20),
+        allow_empty=True,
+    )
+
+
+class QuizAttemptOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    score = serializers.IntegerField()
+    passed = serializers.BooleanField()
+    pass_mark = serializers.IntegerField(source="quiz.pass_mark")
+    created_at = serializers.DateTimeField()
+
+
+class EnrollmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    course = CourseListOutput()
+    status = serializers.CharField()
+    progress_percent = serializers.IntegerField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ProgressOutput(serializers.Serializer):
+    lesson_id = serializers.IntegerField()
+    course = serializers.SlugField()
+    progress_percent = serializers.IntegerField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    course_completed = serializers.BooleanField()
+
+
+class ReviewInput(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    text = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class ReviewOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = UserSummary()
+    rating = serializers.IntegerField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class DailyStatsOutput(serializers.Serializer):
+    day = serializers.DateField()
+    new_enrollments = serializers.IntegerField()
+    completions = serializers.IntegerField()
+    active_learners = serializers.IntegerField()
+    quiz_attempts = serializers.IntegerField()
+    quiz_pass_rate = serializers.FloatField(allow_null=True)
+
+
+class CourseStatsOutput(serializers.Serializer):
+    enrollments = serializers.IntegerField()
+    completions = serializers.IntegerField()
+    completion_rate = serializers.FloatField()
+    average_quiz_score = serializers.FloatField(allow_null=True)
+    quiz_attempts = serializers.IntegerField()
+    quiz_pass_rate = serializers.FloatField(allow_null=True)
+    lesson_count = serializers.IntegerField()
+    rating = serializers.FloatField(allow_null=True)
+    rating_count = serializers.IntegerField()
+    daily = DailyStatsOutput(many=True)

@@ -1,0 +1,115 @@
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from .models import Course, Enrollment, Lesson, Question, Review
+
+ORDERINGS = {
+    "newest": ("-published_at", "-id"),
+    "popular": ("-enrollment_count", "-id"),
+    "rating": ("-rating_avg", "-id"),
+    "title": ("title", "id"),
+}
+
+
+def user_can_edit_course(*, user, instructor_id: int) -> bool:
+    return bool(
+        user.is_authenticated
+        and (instructor_id == user.pk or user.has_perm("accounts.manage_all_courses"))
+    )
+
+
+def user_is_enrolled(*, user, course_id: int) -> bool:
+    if not user.is_authenticated:
+        return False
+    return (
+        Enrollment.objects.filter(user=user, course_id=course_id)
+        .exclude(status=Enrollment.Status.CANCELLED)
+        .exists()
+    )
+
+
+def _with_summaries(queryset: QuerySet[Course]) -> QuerySet[Course]:
+    return queryset.select_related("instructor", "category").prefetch_related("tags")
+
+
+def course_catalog(*, q: str = "", ordering: str = "newest") -> QuerySet[Course]:
+    """Published courses, searched and ordered; django-filter narrows it further."""
+    queryset = Course.objects.filter(status=Course.Status.PUBLISHED)
+    q = q.strip()
+    if q:
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery
+
+            queryset = queryset.filter(
+                search_vector=SearchQuery(q, config="english", search_type="websearch")
+            )
+        else:  # SQLite for local development: a plain substring match
+            queryset = queryset.filter(
+                Q(title__icontains=q) | Q(summary__icontains=q) | Q(description__icontains=q)
+            )
+    return _with_summaries(queryset).order_by(*ORDERINGS.get(ordering, ORDERINGS["newest"]))
+
+
+def course_get_visible(*, slug: str, user) -> Course:
+    """A course the user may see: published or archived for all, drafts for owner/admins."""
+    course = _with_summaries(Course.objects.filter(slug=slug)).first()
+    if course is None:
+        raise Http404
+    if course.status == Course.Status.DRAFT and not user_can_edit_course(
+        user=user, instructor_id=course.instructor_id
+    ):
+        raise Http404
+    return course
+
+
+def course_get_public(*, slug: str) -> Course:
+    """A course anyone may see (published or archived); drafts and unknown slugs are 404."""
+    course = (
+        _with_summaries(Course.objects.filter(slug=slug))
+        .exclude(status=Course.Status.DRAFT)
+        .first()
+    )
+    if course is None:
+        raise Http404
+    return course
+
+
+def lesson_get_visible(*, lesson_id: int, user) -> Lesson:
+    lesson = Lesson.objects.select_related("course", "course__instructor").filter(pk=lesson_id)
+    lesson = lesson.first()
+    if lesson is None:
+        raise Http404
+    course_get_visible(slug=lesson.course.slug, user=user)
+    return lesson
+
+
+def lessons_for_course(*, course: Course) -> QuerySet[Lesson]:
+    questions = Question.objects.prefetch_related("choices").order_by("position", "id")
+    return (
+        course.lessons.order_by("position", "id")
+        .select_related("quiz")
+        .prefetch_related(Prefetch("quiz__questions", queryset=questions))
+    )
+
+
+def lesson_content_visible(*, user, lesson: Lesson, enrolled: bool) -> bool:
+    return (
+        lesson.is_preview
+        or enrolled
+        or user_can_edit_course(user=user, instructor_id=lesson.course.instructor_id)
+    )
+
+
+def enrollments_for_user(*, user) -> QuerySet[Enrollment]:
+    return (
+        Enrollment.objects.filter(user=user)
+        .exclude(status=Enrollment.Status.CANCELLED)
+        .select_related("course", "course__instructor", "course__category")
+        .prefetch_related("course__tags")
+        .order_by("-created_at", "-id")
+    )
+
+
+def reviews_for_course(*, course: Course) -> QuerySet[Review]:
+    return course.reviews.select_related("user").order_by("-created_at", "-id")
