@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("apps.courses.api.urls")),
     path("", include("apps.social.api.urls")),
     path("", include("apps.media.api.urls")),
+    path("", include("apps.gamification.api.urls")),
 ]
 
 urlpatterns = [

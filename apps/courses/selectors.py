@@ -113,3 +113,7 @@ def enrollments_for_user(*, user) -> QuerySet[Enrollment]:
 
 def reviews_for_course(*, course: Course) -> QuerySet[Review]:
     return course.reviews.select_related("user").order_by("-created_at", "-id")
+
+
+def completed_course_count(*, user_id: int) -> int:
+    return Enrollment.objects.filter(user_id=user_id, completed_at__isnull=False).count()

@@ -343,6 +343,7 @@ def quiz_attempt_submit(*, user, lesson: Lesson, answers: dict[str, list[int]]) 
         events.publish(
             "quiz.passed",
             user_id=user.pk,
+            course_id=lesson.course_id,
             lesson_id=lesson.pk,
             quiz_id=quiz.pk,
             attempt_id=attempt.pk,

@@ -1,6 +1,37 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+# Domain events that can earn XP; each becomes an idempotent Celery task.
+AWARDING_EVENTS = (
+    "lesson.completed",
+    "quiz.passed",
+    "course.completed",
+    "post.created",
+    "comment.created",
+)
+
+
+def _enqueue_award(event) -> None:
+    from .tasks import award_xp_for_event
+
+    award_xp_for_event.delay(event.name, event.payload, event.occurred_at.isoformat())
+
+
+def _ensure_defaults(sender, **kwargs) -> None:
+    from .defaults import defaults_ensure
+    from .models import Achievement, XPRule
+
+    defaults_ensure(rule_model=XPRule, achievement_model=Achievement)
 
 
 class GamificationConfig(AppConfig):
     name = "apps.gamification"
     label = "gamification"
+
+    def ready(self) -> None:
+        from apps.core import events
+
+        for name in AWARDING_EVENTS:
+            events.subscribe(name, _enqueue_award)
+        # Default rules and achievements come back after `flush` (tests) like the roles do.
+        post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="lyo-xp-defaults")

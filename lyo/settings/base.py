@@ -344,3 +344,27 @@ PERIODIC_TASKS: dict[str, dict] = {
 # --- Courses ----------------------------------------------------------------------------------
 # Public catalog and course pages are cached this long (0 = off); changes invalidate at once.
 COURSES_CACHE_SECONDS = env.int("LYO_COURSES_CACHE_SECONDS", default=300)
+
+# --- Gamification -----------------------------------------------------------------------------
+# Level curve: reaching level L takes STEP * L * (L - 1) / 2 XP in total (100, 300, 600, ...).
+GAMIFICATION_LEVEL_STEP_XP = env.int("LYO_LEVEL_STEP_XP", default=100)
+LEADERBOARD_DEFAULT_SIZE = 50
+LEADERBOARD_MAX_SIZE = 100
+# Local hour after which a learner who has not yet learned today is reminded of their streak.
+STREAK_REMINDER_LOCAL_HOUR = 18
+PERIODIC_TASKS.update(
+    {
+        "gamification-close-streaks": {
+            "task": "apps.gamification.tasks.close_broken_streaks",
+            "crontab": {"minute": "5"},
+        },
+        "gamification-streak-reminders": {
+            "task": "apps.gamification.tasks.send_streak_reminders",
+            "crontab": {"minute": "30"},
+        },
+        "gamification-weekly-close": {
+            "task": "apps.gamification.tasks.close_week",
+            "crontab": {"minute": "15", "hour": "0", "day_of_week": "1"},
+        },
+    }
+)

@@ -1,0 +1,203 @@
+"""Leaderboards: Redis sorted sets per period and scope, with the SQL ledger as the truth.
+
+Keys: `lb:<period>:<period start>:<scope>` — period `daily` (UTC day), `weekly` (ISO week
+starting Monday, UTC) or `all-time`; scope `global` or `course:<id>`. Each award is added to
+its sets after the ledger row commits; daily and weekly sets expire once their period is well
+over. With no Redis (the embedded local default) the same questions are answered from the
+ledger. `rebuild` recreates the live sets from the ledger, so losing Redis loses nothing.
+
+Ranking is competition ranking (1, 2, 2, 4): equal XP share a rank, listed by user id.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from .models import UserStats, XPTransaction
+
+PERIODS = ("daily", "weekly", "all-time")
+PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+EXPIRY = {"daily": timedelta(days=3), "weekly": timedelta(days=15)}
+
+
+@dataclass(frozen=True)
+class Standing:
+    user_id: int
+    xp: int
+    rank: int
+
+
+def redis_enabled() -> bool:
+    return settings.CACHES["default"]["BACKEND"].startswith("django_redis")
+
+
+def _redis():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def period_start(period: str, when: datetime) -> date | None:
+    day = when.astimezone(UTC).date()
+    if period == "daily":
+        return day
+    if period == "weekly":
+        return day - timedelta(days=day.weekday())
+    return None
+
+
+def _bounds(period: str, when: datetime) -> tuple[datetime, datetime] | None:
+    start = period_start(period, when)
+    if start is None:
+        return None
+    begin = datetime.combine(start, time.min, tzinfo=UTC)
+    return begin, begin + PERIOD_LENGTH[period]
+
+
+def key(period: str, scope: str, when: datetime) -> str:
+    start = period_start(period, when)
+    return f"lb:{period}:{start.isoformat() if start else 'all'}:{scope}"
+
+
+def _expire_at(period: str, when: datetime) -> datetime:
+    return _bounds(period, when)[1] + EXPIRY[period]
+
+
+def record_award(*, user_id: int, points: int, course_id: int | None, when: datetime) -> None:
+    """Add an award to every set it counts in (called after the ledger row commits)."""
+    if not redis_enabled() or not points:
+        return
+    scopes = ["global"] + ([f"course:{course_id}"] if course_id else [])
+    pipe = _redis().pipeline(transaction=False)
+    for period in PERIODS:
+        for scope in scopes:
+            name = key(period, scope, when)
+            pipe.zincrby(name, points, user_id)
+            if period in EXPIRY:
+                pipe.expireat(name, _expire_at(period, when))
+    pipe.execute()
+
+
+# --- Queries ---------------------------------------------------------------------------------
+
+
+def _ledger(period: str, scope: str, when: datetime):
+    rows = XPTransaction.objects.filter(points__gt=0)
+    bounds = _bounds(period, when)
+    if bounds is not None:
+        rows = rows.filter(created_at__gte=bounds[0], created_at__lt=bounds[1])
+    if scope.startswith("course:"):
+        rows = rows.filter(course_id=int(scope.split(":", 1)[1]))
+    return rows
+
+
+def sql_scores(*, period: str, scope: str, when: datetime, user_ids=None) -> dict[int, int]:
+    """XP per user for a board, straight from the ledger (the source of truth)."""
+    if period == "all-time" and scope == "global":
+        stats = UserStats.objects.filter(xp_total__gt=0)
+        if user_ids is not None:
+            stats = stats.filter(user_id__in=user_ids)
+        return dict(stats.values_list("user_id", "xp_total"))
+    rows = _ledger(period, scope, when)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
+    return dict(rows.values("user_id").annotate(xp=Sum("points")).values_list("user_id", "xp"))
+
+
+def redis_scores(*, period: str, scope: str, when: datetime) -> dict[int, int]:
+    raw = _redis().zrange(key(period, scope, when), 0, -1, withscores=True)
+    return {int(member): int(score) for member, score in raw}
+
+
+def ranked(scores: dict[int, int]) -> list[Standing]:
+    ordered = sorted(((u, xp) for u, xp in scores.items() if xp > 0), key=lambda i: (-i[1], i[0]))
+    standings: list[Standing] = []
+    for position, (user_id, xp) in enumerate(ordered, start=1):
+        rank = standings[-1].rank if standings and standings[-1].xp == xp else position
+        standings.append(Standing(user_id=user_id, xp=xp, rank=rank))
+    return standings
+
+
+def top(
+    *,
+    period: str,
+    scope: str,
+    limit: int,
+    viewer_id: int,
+    members: list[int] | None = None,
+    when: datetime | None = None,
+) -> tuple[list[Standing], Standing | None]:
+    """The top `limit` and the viewer's own standing (None when they have no XP there).
+
+    `members` restricts the board to those users (the friends scope: a few hundred at most).
+    """
+    when = when or timezone.now()
+    if members is not None:
+        if redis_enabled():
+            values = _redis().zmscore(key(period, "global", when), members)
+            scores = {m: int(v) for m, v in zip(members, values, strict=True) if v}
+        else:
+            scores = sql_scores(period=period, scope="global", when=when, user_ids=members)
+        standings = ranked(scores)
+        return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
+    if not redis_enabled():
+        standings = ranked(sql_scores(period=period, scope=scope, when=when))
+        return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
+
+    client = _redis()
+    name = key(period, scope, when)
+    pipe = client.pipeline(transaction=False)
+    pipe.zrevrange(name, 0, limit - 1, withscores=True)
+    pipe.zscore(name, viewer_id)
+    raw, own = pipe.execute()
+    entries = sorted(((int(m), int(s)) for m, s in raw), key=lambda i: (-i[1], i[0]))
+    # One ZCOUNT per distinct score gives each its competition rank.
+    pipe = client.pipeline(transaction=False)
+    distinct = sorted({xp for _, xp in entries} | ({int(own)} if own else set()), reverse=True)
+    for xp in distinct:
+        pipe.zcount(name, f"({xp}", "+inf")
+    rank_of = {xp: higher + 1 for xp, higher in zip(distinct, pipe.execute(), strict=True)}
+    standings = [Standing(user_id=u, xp=xp, rank=rank_of[xp]) for u, xp in entries if xp > 0]
+    mine = Standing(viewer_id, int(own), rank_of[int(own)]) if own else None
+    return standings, mine
+
+
+# --- Rebuild ---------------------------------------------------------------------------------
+
+
+def rebuild(*, when: datetime | None = None) -> int:
+    """Drop every leaderboard set and recompute the live ones from the ledger."""
+    if not redis_enabled():
+        return 0
+    when = when or timezone.now()
+    client = _redis()
+    for name in client.scan_iter(match="lb:*", count=1000):
+        client.delete(name)
+    written = 0
+    # The current and the previous day/week (a late reader may still ask for those).
+    for period, back in (("daily", 2), ("weekly", 1), ("all-time", 0)):
+        for steps in range(back + 1):
+            moment = when - steps * PERIOD_LENGTH.get(period, timedelta(0))
+            written += _write(client, period, moment)
+    return written
+
+
+def _write(client, period: str, when: datetime) -> int:
+    rows = _ledger(period, "global", when)
+    boards: dict[str, dict[int, int]] = {}
+    for row in rows.values("user_id").annotate(xp=Sum("points")):
+        boards.setdefault(key(period, "global", when), {})[row["user_id"]] = row["xp"]
+    per_course = rows.exclude(course_id=None).values("course_id", "user_id")
+    for row in per_course.annotate(xp=Sum("points")):
+        name = key(period, f"course:{row['course_id']}", when)
+        boards.setdefault(name, {})[row["user_id"]] = row["xp"]
+    pipe = client.pipeline(transaction=False)
+    for name, scores in boards.items():
+        pipe.zadd(name, scores)
+        if period in EXPIRY:
+            pipe.expireat(name, _expire_at(period, when))
+    pipe.execute()
+    return sum(len(scores) for scores in boards.values())
