@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install bench clean
+.PHONY: run test lint format install bench audit clean
 
 $(STAMP): requirements/base.txt requirements/production.txt requirements/local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ run: install
 test: install
 	$(BIN)/pytest -n $${PYTEST_WORKERS:-2} --create-db $(PYTEST_ARGS)
 
+## Load benchmark against PostgreSQL and Redis with production settings (see bench/run.py and
+## README "Performance"). Options: BENCH_ARGS="--only feed --skip-scale --duration 5".
+bench: install
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Known vulnerabilities in the installed packages (pip-audit; see tests/security/dependency_audit.py).
+audit: install
+	$(BIN)/python -m tests.security.dependency_audit
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,3 +44,13 @@ format: install
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .coverage
+
+.PHONY: check-deploy image
+
+## Validate the deployment files: compose, Prometheus config and alerts, shell scripts.
+check-deploy: install
+	bash docker/check.sh
+
+## Build the production image (needs a Docker engine): docker/Dockerfile, see docs/operations.md.
+image:
+	docker build -f docker/Dockerfile -t lyo:local .

@@ -50,7 +50,11 @@ def login_failure_record(*, email: str, ip: str) -> bool:
             continue
         counter = _key("failures", scope, value)
         cache.add(counter, 0, timeout=window)
-        failures = cache.incr(counter)
+        try:
+            failures = cache.incr(counter)
+        except ValueError:  # expired or evicted between add and incr: count from one again
+            cache.set(counter, 1, timeout=window)
+            failures = 1
         if failures >= _limits()[scope]:
             if cache.add(_key("locked", scope, value), time.time() + window, timeout=window):
                 started = True

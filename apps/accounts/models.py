@@ -42,6 +42,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
+    # Set through apps.media.services.media_attach (PATCH /me/); deleting the file clears it.
+    avatar = models.ForeignKey(
+        "media.MediaFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=django_timezone.now)

@@ -28,6 +28,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.core.context import current_request_id
 from apps.core.errors import ApplicationError
 from apps.core.http import client_ip
+from apps.media.policies import Purpose
+from apps.media.services import media_attach, media_delete, media_detach
 
 from . import roles
 from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
@@ -242,9 +244,23 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
     fields = [name for name in ("display_name", "bio", "timezone") if name in data]
     for name in fields:
         setattr(user, name, data[name])
+    if "avatar" in data and data["avatar"] != user.avatar_id:
+        _avatar_replace(user=user, media_id=data["avatar"])
+        fields.append("avatar")
     if fields:
         user.save(update_fields=fields)
     return user
+
+
+def _avatar_replace(*, user: User, media_id) -> None:
+    """Point the avatar at `media_id` (the user's own ready avatar upload) or at nothing; the
+    previous file is detached, and deleted by the media cleanup unless used again."""
+    previous = user.avatar_id
+    if media_id is not None:
+        media_attach(media_id=media_id, owner=user, purpose=Purpose.AVATAR, field="avatar")
+    if previous is not None:
+        media_detach(media_id=previous)
+    user.avatar_id = media_id
 
 
 @transaction.atomic
@@ -269,12 +285,14 @@ def user_set_roles(*, request: HttpRequest, actor: User, user: User, role_names:
 def user_delete(*, request: HttpRequest, user: User) -> None:
     """Deactivate and anonymise the account.
 
-    Personal data (email, name, bio, time zone, password, email addresses, roles) is erased.
+    Personal data (email, name, bio, avatar, time zone, password, email addresses, roles)
+    is erased.
     Content the person published stays, attributed to a "Deleted user", so threads others
     replied to keep making sense. Audit events keep pointing at the (anonymised) row.
     """
     tokens_revoke_all(user=user)
     EmailAddress.objects.filter(user=user).delete()
+    avatar_id, user.avatar = user.avatar_id, None
     user.email = f"deleted-{user.pk}-{uuid.uuid4().hex[:12]}@deleted.invalid"
     user.display_name = ""
     user.bio = ""
@@ -284,6 +302,8 @@ def user_delete(*, request: HttpRequest, user: User) -> None:
     user.set_unusable_password()
     user.save()
     user.groups.clear()
+    if avatar_id is not None:  # a photo of the person is personal data: erase it now
+        media_delete(media_id=avatar_id, user=user)
     audit_record(action="account.deleted", actor=user, target=user, request=request)
 
 

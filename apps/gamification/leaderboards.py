@@ -153,15 +153,19 @@ def top(
     pipe.zrevrange(name, 0, limit - 1, withscores=True)
     pipe.zscore(name, viewer_id)
     raw, own = pipe.execute()
-    entries = sorted(((int(m), int(s)) for m, s in raw), key=lambda i: (-i[1], i[0]))
-    # One ZCOUNT per distinct score gives each its competition rank.
-    pipe = client.pipeline(transaction=False)
-    distinct = sorted({xp for _, xp in entries} | ({int(own)} if own else set()), reverse=True)
-    for xp in distinct:
-        pipe.zcount(name, f"({xp}", "+inf")
-    rank_of = {xp: higher + 1 for xp, higher in zip(distinct, pipe.execute(), strict=True)}
-    standings = [Standing(user_id=u, xp=xp, rank=rank_of[xp]) for u, xp in entries if xp > 0]
-    mine = Standing(viewer_id, int(own), rank_of[int(own)]) if own else None
+    entries = {int(member): int(score) for member, score in raw}
+    # Everyone scoring more than a listed member is listed too (the list is the top by score),
+    # so the listed ranks need no further Redis call; only a viewer below the list does.
+    standings = ranked(entries)
+    mine = None
+    if own:
+        own = int(own)
+        listed_all = len(raw) < limit
+        if listed_all or (entries and own >= min(entries.values())):
+            higher = sum(1 for xp in entries.values() if xp > own)
+        else:
+            higher = client.zcount(name, f"({own}", "+inf")
+        mine = Standing(viewer_id, own, higher + 1)
     return standings, mine
 
 

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SocialConfig(AppConfig):
     name = "apps.social"
     label = "social"
+
+    def ready(self) -> None:
+        from .handlers import subscribe_all
+
+        subscribe_all()

@@ -206,11 +206,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # The API speaks JSON; endpoints that take files (apps.media) set their own parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -236,7 +233,8 @@ REST_FRAMEWORK = {
     },
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema plus the API-wide error responses (ErrorResponse component).
+    "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.LyoAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -267,6 +265,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Choice sets that share a field name ("status") get distinct, stable component names.
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipStatusEnum": "apps.social.models.Membership.Status",
+        "ReportStatusEnum": "apps.social.models.Report.Status",
+        "CourseStatusEnum": "apps.courses.models.Course.Status",
+        "EnrollmentStatusEnum": "apps.courses.models.Enrollment.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -368,3 +373,25 @@ PERIODIC_TASKS.update(
         },
     }
 )
+
+# --- Media (apps.media) -----------------------------------------------------------------------
+# Per-purpose size limits and accepted types are data in apps/media/policies.py.
+MEDIA_USER_QUOTA_BYTES = env.int("LYO_MEDIA_USER_QUOTA_BYTES", default=500 * 1024 * 1024)
+# Lifetime of signed media URLs (S3 presigned GETs, or Lyo's own signed content URLs).
+MEDIA_URL_EXPIRY_SECONDS = env.int("LYO_MEDIA_URL_EXPIRY_SECONDS", default=900)
+# Lifetime of a presigned direct-to-S3 upload.
+MEDIA_DIRECT_UPLOAD_EXPIRY_SECONDS = env.int("LYO_MEDIA_DIRECT_UPLOAD_EXPIRY_SECONDS", default=600)
+# Files nothing uses (never attached, detached, direct uploads never completed) are deleted
+# after this many hours.
+MEDIA_ORPHAN_MAX_AGE_HOURS = env.int("LYO_MEDIA_ORPHAN_MAX_AGE_HOURS", default=24)
+PERIODIC_TASKS["media-delete-orphans"] = {
+    "task": "apps.media.tasks.delete_orphaned_media",
+    "crontab": {"minute": "17"},
+}
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "MediaPurposeEnum": "apps.media.policies.Purpose",
+        "MediaStatusEnum": "apps.media.models.MediaStatus",
+    }
+)
+# --- end Media (apps.media) -------------------------------------------------------------------

@@ -85,3 +85,44 @@ EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=587)
 EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=True)
+
+# --- Media (apps.media): S3 specifics -----------------------------------------------------------
+# Signature V4 for presigned GETs and the presigned POSTs of direct uploads. Direct uploads
+# also need a CORS rule on the bucket allowing POST from the web app's origin.
+STORAGES["default"]["OPTIONS"]["signature_version"] = "s3v4"
+# --- end Media (apps.media) -------------------------------------------------------------------
+
+# --- Error reporting (Sentry): on only when SENTRY_DSN is set -------------------------------
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import logging
+
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    def _sentry_tag_request_id(event, hint):
+        # The same id as the X-Request-ID header and every log line of the request or task.
+        from apps.core.context import current_request_id
+
+        request_id = current_request_id()
+        if request_id:
+            event.setdefault("tags", {})["request_id"] = request_id
+        return event
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default=None),
+        integrations=[
+            DjangoIntegration(),
+            CeleryIntegration(monitor_beat_tasks=False),
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+        ],
+        # No cookies, headers with credentials, user emails or IPs leave for Sentry.
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        before_send=_sentry_tag_request_id,
+    )
+# --- end Error reporting -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from apps.accounts import roles
 from apps.accounts.selectors import user_role_names
+from apps.media.api.serializers import MediaRefOutput
 
 _MAX_PASSWORD = 256  # long passphrases welcome; bounded so hashing cannot be abused
 
@@ -52,6 +53,7 @@ class MeOutput(serializers.Serializer):
     email = serializers.EmailField()
     display_name = serializers.CharField()
     bio = serializers.CharField()
+    avatar = MediaRefOutput(allow_null=True)
     timezone = serializers.CharField()
     roles = serializers.SerializerMethodField()
     date_joined = serializers.DateTimeField()
@@ -65,6 +67,11 @@ class MeUpdateInput(serializers.Serializer):
     display_name = serializers.CharField(max_length=80, required=False)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False)
+    avatar = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Id of a ready media file uploaded with purpose avatar; null removes it.",
+    )
 
     def validate_timezone(self, value: str) -> str:
         if value not in zoneinfo.available_timezones():
@@ -76,6 +83,7 @@ class PublicUserOutput(serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.CharField()
     bio = serializers.CharField()
+    avatar = MediaRefOutput(allow_null=True)
     roles = serializers.SerializerMethodField()
     date_joined = serializers.DateTimeField()
 

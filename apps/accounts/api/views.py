@@ -115,7 +115,7 @@ class PasswordChangeView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: s.MeOutput}, tags=["me"])
     def get(self, request):
-        user = selectors.users_with_roles().get(pk=request.user.pk)
+        user = selectors.users_with_roles().select_related("avatar").get(pk=request.user.pk)
         return Response(s.MeOutput(user).data)
 
     @extend_schema(request=s.MeUpdateInput, responses={200: s.MeOutput}, tags=["me"])
@@ -123,7 +123,7 @@ class MeView(APIView):
         data = s.MeUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.user_update_profile(user=request.user, data=data.validated_data)
-        user = selectors.users_with_roles().get(pk=request.user.pk)
+        user = selectors.users_with_roles().select_related("avatar").get(pk=request.user.pk)
         return Response(s.MeOutput(user).data)
 
     @extend_schema(responses={204: None}, tags=["me"])

@@ -43,6 +43,8 @@ CATALOG_PARAMETERS = [
 
 
 class CourseListView(WriteThrottled, APIView):
+    pagination_class = CatalogPagination  # documents the paginated list (used in get)
+
     def get_permissions(self):
         if self.request.method == "GET":
             return [permissions.AllowAny()]
@@ -155,7 +157,10 @@ class CourseLessonsView(WriteThrottled, APIView):
             return [permissions.AllowAny()]
         return [permissions.IsAuthenticated()]
 
-    @extend_schema(responses={200: s.LessonOutput(many=True)}, tags=["lessons"])
+    @extend_schema(
+        responses={200: inline_serializer("LessonList", {"results": s.LessonOutput(many=True)})},
+        tags=["lessons"],
+    )
     def get(self, request, slug: str):
         course = selectors.course_get_visible(slug=slug, user=request.user)
         lessons = list(selectors.lessons_for_course(course=course))
@@ -262,6 +267,8 @@ class LessonCompleteView(APIView):
 
 
 class MyEnrollmentsView(APIView):
+    pagination_class = PageNumberPagination  # documents the paginated list (used in get)
+
     @extend_schema(
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
         responses={200: s.EnrollmentOutput(many=True)},
@@ -275,6 +282,8 @@ class MyEnrollmentsView(APIView):
 
 
 class ReviewsView(APIView):
+    pagination_class = PageNumberPagination  # documents the paginated list (used in get)
+
     def get_permissions(self):
         if self.request.method == "GET":
             return [permissions.AllowAny()]

@@ -103,7 +103,7 @@ class LeaderboardView(APIView):
             viewer_id=request.user.pk,
             members=members,
         )
-        users = User.objects.in_bulk([st.user_id for st in standings])
+        users = User.objects.only("id", "display_name").in_bulk([st.user_id for st in standings])
         results = [
             {
                 "rank": st.rank,

@@ -1,0 +1,363 @@
+"""Reads of the social domain. Every list returns one queryset whose rows carry what the API
+shows (authors, groups, liked_by_me, member counts) so list endpoints run a constant number of
+queries whatever the page size."""
+
+from collections import defaultdict
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from .models import (
+    VISIBLE,
+    Comment,
+    Follow,
+    Like,
+    Membership,
+    Notification,
+    Post,
+    Report,
+    StudyGroup,
+)
+
+User = get_user_model()
+
+
+def user_is_moderator(*, user) -> bool:
+    return user.has_perm("accounts.moderate_content")
+
+
+def user_get_active(*, user_id: int):
+    """A person others may interact with (follow, report); None for unknown or inactive."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def _followee_ids(user) -> QuerySet:
+    return Follow.objects.filter(follower=user).values("followee_id")
+
+
+def _active_group_ids(user) -> QuerySet:
+    return Membership.objects.filter(user=user, status=Membership.Status.ACTIVE).values("group_id")
+
+
+# --- Posts -----------------------------------------------------------------------------------
+
+
+def posts_for_viewer(*, viewer) -> QuerySet[Post]:
+    """Posts with what every API row shows: author, group and whether the viewer liked it."""
+    return Post.objects.select_related("author", "group").annotate(
+        liked_by_me=Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
+    )
+
+
+def _post_audience_q(viewer) -> Q:
+    """Who may read a post, apart from hidden/deleted state: its author; anyone for public
+    posts and posts in public groups; followers for followers-only posts; active members for
+    posts in private groups."""
+    return (
+        Q(author=viewer)
+        | Q(visibility=Post.Visibility.PUBLIC)
+        | Q(visibility=Post.Visibility.FOLLOWERS, author_id__in=_followee_ids(viewer))
+        | Q(visibility=Post.Visibility.GROUP, group__is_private=False)
+        | Q(visibility=Post.Visibility.GROUP, group_id__in=_active_group_ids(viewer))
+    )
+
+
+def _listed(queryset: QuerySet[Post]) -> QuerySet[Post]:
+    """What lists may show: not hidden, not deleted, by an active account."""
+    return queryset.filter(VISIBLE, author__is_active=True)
+
+
+def post_get_visible(*, viewer, post_id: int) -> Post | None:
+    """The post if the viewer may read it, else None (the API answers 404 either way).
+
+    Deleted posts are gone for everyone. Moderators read everything else (they act on
+    reports). Authors still see their own post once a moderator hid it (flagged is_hidden).
+    """
+    queryset = posts_for_viewer(viewer=viewer).filter(pk=post_id, deleted_at__isnull=True)
+    if not user_is_moderator(user=viewer):
+        queryset = queryset.filter(
+            Q(author=viewer)
+            | (Q(is_hidden=False, author__is_active=True) & _post_audience_q(viewer))
+        )
+    return queryset.first()
+
+
+def feed_for_user(*, user) -> QuerySet[Post]:
+    """Posts of the people `user` follows, their own, and their active groups' posts.
+
+    Shape of the query (ordered ("-created_at", "-id") by the cursor paginator, LIMIT n+1):
+
+        WHERE NOT is_hidden AND deleted_at IS NULL AND author.is_active
+          AND (author_id = me
+               OR group_id IN (SELECT group_id FROM membership WHERE user_id = me AND active)
+               OR (author_id IN (SELECT followee_id FROM follow WHERE follower_id = me)
+                   AND (group_id IS NULL OR NOT group.is_private)))
+          [AND created_at < cursor]
+        ORDER BY created_at DESC, id DESC LIMIT n+1
+
+    Why page cost does not grow with the number of posts or follows: both IN-subqueries sit
+    under an OR, so PostgreSQL runs each once as a *hashed SubPlan* (an index-only scan of the
+    (follower, followee) unique index and of the (user, status, group) membership index) and
+    then walks the partial index `social_post_recent` (created_at DESC, id DESC WHERE visible)
+    newest-first from the cursor, probing the hashes per row and stopping after n+1 matches.
+    Nothing is sorted, nothing is counted, and the cursor is a position in that index, so
+    page 1000 costs what page 1 costs. The work per page is proportional to how many recent
+    posts the walk skips; when a feed is sparse (few follows, quiet groups) the planner can
+    instead combine the per-source partial indexes `social_post_author_recent` (author_id,
+    created_at, id) and `social_post_group_recent` (group_id, created_at, id). Followed
+    people's posts in private groups the viewer is not in are excluded; public and
+    followers-only posts of followed people are included. tests/social/test_feed.py EXPLAINs
+    this query to keep the newest-first walk honest.
+    """
+    return _listed(posts_for_viewer(viewer=user)).filter(
+        Q(author=user)
+        | Q(group_id__in=_active_group_ids(user))
+        | (
+            Q(author_id__in=_followee_ids(user))
+            & (Q(group__isnull=True) | Q(group__is_private=False))
+        )
+    )
+
+
+def posts_public(*, viewer) -> QuerySet[Post]:
+    """Public posts of everyone (outside groups), newest first: the "explore" timeline."""
+    return _listed(posts_for_viewer(viewer=viewer)).filter(visibility=Post.Visibility.PUBLIC)
+
+
+def posts_by_author(*, viewer, author_id: int) -> QuerySet[Post]:
+    """One person's posts that the viewer may read (a profile timeline)."""
+    return _listed(posts_for_viewer(viewer=viewer)).filter(
+        _post_audience_q(viewer), author_id=author_id
+    )
+
+
+def posts_in_group(*, viewer, group: StudyGroup) -> QuerySet[Post]:
+    """A group's posts; the caller checked that the viewer may read the group's content."""
+    return _listed(posts_for_viewer(viewer=viewer)).filter(group=group)
+
+
+# --- Comments --------------------------------------------------------------------------------
+
+
+def comments_for_post(*, post: Post) -> QuerySet[Comment]:
+    return Comment.objects.select_related("author").filter(
+        VISIBLE, post=post, author__is_active=True
+    )
+
+
+def comment_get_visible(*, viewer, comment_id: int) -> Comment | None:
+    """The comment if its post is readable by the viewer and it is not deleted; hidden
+    comments stay visible to their author and to moderators."""
+    comment = (
+        Comment.objects.select_related("author")
+        .filter(pk=comment_id, deleted_at__isnull=True)
+        .first()
+    )
+    if comment is None:
+        return None
+    post = post_get_visible(viewer=viewer, post_id=comment.post_id)
+    if post is None:
+        return None
+    restricted = comment.is_hidden or not comment.author.is_active
+    if restricted and comment.author_id != viewer.pk and not user_is_moderator(user=viewer):
+        return None
+    comment.post = post
+    return comment
+
+
+# --- Follows ---------------------------------------------------------------------------------
+
+
+def _followed_by(viewer, user_ref: str) -> Exists:
+    return Exists(Follow.objects.filter(follower=viewer, followee_id=OuterRef(user_ref)))
+
+
+def followers_of(*, user, viewer) -> QuerySet[Follow]:
+    """Follow rows whose `follower` is shown; newest follow first (cursor-paginated)."""
+    return (
+        Follow.objects.filter(followee=user, follower__is_active=True)
+        .select_related("follower")
+        .annotate(followed_by_me=_followed_by(viewer, "follower_id"))
+    )
+
+
+def following_of(*, user, viewer) -> QuerySet[Follow]:
+    """Follow rows whose `followee` is shown; newest follow first (cursor-paginated)."""
+    return (
+        Follow.objects.filter(follower=user, followee__is_active=True)
+        .select_related("followee")
+        .annotate(followed_by_me=_followed_by(viewer, "followee_id"))
+    )
+
+
+def follow_counts(*, user_ids) -> dict[int, tuple[int, int]]:
+    """{user_id: (followers, following)} for each id, counting active counterparts only.
+    Two grouped queries whatever the number of ids (for profiles and user lists)."""
+    ids = list(set(user_ids))
+    counts = {user_id: [0, 0] for user_id in ids}
+    followers = (
+        Follow.objects.filter(followee_id__in=ids, follower__is_active=True)
+        .values("followee_id")
+        .annotate(n=Count("id"))
+    )
+    for row in followers:
+        counts[row["followee_id"]][0] = row["n"]
+    following = (
+        Follow.objects.filter(follower_id__in=ids, followee__is_active=True)
+        .values("follower_id")
+        .annotate(n=Count("id"))
+    )
+    for row in following:
+        counts[row["follower_id"]][1] = row["n"]
+    return {user_id: (pair[0], pair[1]) for user_id, pair in counts.items()}
+
+
+def followee_ids(*, user_id: int) -> QuerySet:
+    """Ids of the active people `user_id` follows (gamification's friends leaderboard)."""
+    return Follow.objects.filter(follower_id=user_id, followee__is_active=True).values_list(
+        "followee_id", flat=True
+    )
+
+
+# --- Study groups ----------------------------------------------------------------------------
+
+
+def _groups_for_viewer(viewer) -> QuerySet[StudyGroup]:
+    """Groups with owner, active member count and the viewer's own membership (a list of at
+    most one, `viewer_memberships`, prefetched in one query for the whole page)."""
+    # Correlated subqueries rather than JOIN + GROUP BY: PostgreSQL evaluates them only for
+    # the rows of the page, after ORDER BY/LIMIT.
+    active_members = (
+        Membership.objects.filter(group=OuterRef("pk"), status=Membership.Status.ACTIVE)
+        .order_by()
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mine = Membership.objects.filter(user=viewer).select_related("user")
+    return (
+        StudyGroup.objects.select_related("owner")
+        .annotate(member_count=Coalesce(Subquery(active_members), 0))
+        .prefetch_related(Prefetch("memberships", queryset=mine, to_attr="viewer_memberships"))
+    )
+
+
+def groups_list(*, viewer, q: str = "", mine: bool = False) -> QuerySet[StudyGroup]:
+    """Public groups and the viewer's own (member or with a pending request); `mine` keeps
+    only the latter. Ordered by name."""
+    has_membership = Exists(Membership.objects.filter(group=OuterRef("pk"), user=viewer))
+    queryset = _groups_for_viewer(viewer)
+    queryset = (
+        queryset.filter(has_membership)
+        if mine
+        else queryset.filter(Q(is_private=False) | has_membership)
+    )
+    if q:
+        queryset = queryset.filter(name__icontains=q)
+    return queryset.order_by("name", "id")
+
+
+def group_get_visible(*, viewer, group_id: int) -> StudyGroup | None:
+    """The group if the viewer may see it: public groups, groups they belong to or asked to
+    join, and every group for moderators. Others get None (404: private groups stay secret)."""
+    queryset = _groups_for_viewer(viewer).filter(pk=group_id)
+    if not user_is_moderator(user=viewer):
+        queryset = queryset.filter(
+            Q(is_private=False)
+            | Exists(Membership.objects.filter(group=OuterRef("pk"), user=viewer))
+        )
+    return queryset.first()
+
+
+def group_get(*, group_id: int) -> StudyGroup | None:
+    return StudyGroup.objects.filter(pk=group_id).first()
+
+
+def membership_get(*, group: StudyGroup, user_id: int) -> Membership | None:
+    return Membership.objects.filter(group=group, user_id=user_id).first()
+
+
+def group_content_readable(*, viewer, group: StudyGroup) -> bool:
+    """Posts of public groups are public; private groups' posts are for active members."""
+    if not group.is_private or user_is_moderator(user=viewer):
+        return True
+    return Membership.objects.filter(
+        group=group, user=viewer, status=Membership.Status.ACTIVE
+    ).exists()
+
+
+def group_members(*, group: StudyGroup, status: str) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(group=group, status=status, user__is_active=True)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
+
+
+# --- Moderation ------------------------------------------------------------------------------
+
+
+def reports_queue(*, status: str) -> QuerySet[Report]:
+    return (
+        Report.objects.filter(status=status)
+        .select_related("reporter", "resolver")
+        .order_by("created_at", "id")
+    )
+
+
+def report_targets(*, reports) -> dict[tuple[str, int], dict[str, Any]]:
+    """Summaries of what a page of reports points at, one query per target type."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for report in reports:
+        wanted[report.target_type].add(report.target_id)
+    summaries: dict[tuple[str, int], dict[str, Any]] = {}
+    if wanted[Report.TargetType.POST]:
+        posts = Post.objects.select_related("author").filter(pk__in=wanted["post"])
+        for post in posts:
+            summaries[("post", post.pk)] = {
+                "id": post.pk,
+                "body": post.body,
+                "author": _user_summary(post.author),
+                "is_hidden": post.is_hidden,
+                "is_deleted": post.deleted_at is not None,
+                "group_id": post.group_id,
+            }
+    if wanted[Report.TargetType.COMMENT]:
+        comments = Comment.objects.select_related("author").filter(pk__in=wanted["comment"])
+        for comment in comments:
+            summaries[("comment", comment.pk)] = {
+                "id": comment.pk,
+                "body": comment.body,
+                "author": _user_summary(comment.author),
+                "is_hidden": comment.is_hidden,
+                "is_deleted": comment.deleted_at is not None,
+                "post_id": comment.post_id,
+            }
+    if wanted[Report.TargetType.USER]:
+        for user in User.objects.filter(pk__in=wanted["user"]):
+            summaries[("user", user.pk)] = {
+                "id": user.pk,
+                "display_name": user.display_name,
+                "is_active": user.is_active,
+            }
+    return summaries
+
+
+def _user_summary(user) -> dict[str, Any]:
+    return {"id": user.pk, "display_name": user.display_name}
+
+
+# --- Notifications ---------------------------------------------------------------------------
+
+
+def notifications_for_user(*, user, unread_only: bool = False) -> QuerySet[Notification]:
+    queryset = Notification.objects.filter(recipient=user).select_related("actor")
+    if unread_only:
+        queryset = queryset.filter(read_at__isnull=True)
+    return queryset
+
+
+def notifications_unread_count(*, user) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
