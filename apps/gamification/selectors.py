@@ -9,6 +9,12 @@ def stats_for_user(*, user) -> UserStats:
     return stats
 
 
+def level_and_xp(*, user_id: int) -> tuple[int, int]:
+    """Read-only (no stats row is created for someone who never earned XP)."""
+    row = UserStats.objects.filter(user_id=user_id).values_list("level", "xp_total").first()
+    return row or (1, 0)
+
+
 def next_level_xp(*, level: int) -> int:
     return level_threshold(level + 1)
 

@@ -91,6 +91,17 @@ def test_public_profile_and_hidden_inactive_users(user_client):
     assert body["display_name"] == "Grace"
     assert body["roles"] == ["instructor"]
     assert "email" not in body
+    assert (body["follower_count"], body["following_count"]) == (0, 0)
+    assert (body["level"], body["xp"]) == (1, 0)
+
+    from apps.gamification.services import xp_award
+    from apps.social.models import Follow
+
+    Follow.objects.create(follower=UserFactory(), followee=other)
+    xp_award(user_id=other.pk, action="course.completed", source_key="c:profile")
+    body = user_client.get(f"/api/v1/users/{other.pk}/").json()
+    assert body["follower_count"] == 1
+    assert body["level"] == 2 and body["xp"] >= 100
 
     other.is_active = False
     other.save()

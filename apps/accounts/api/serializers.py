@@ -86,6 +86,10 @@ class PublicUserOutput(serializers.Serializer):
     avatar = MediaRefOutput(allow_null=True)
     roles = serializers.SerializerMethodField()
     date_joined = serializers.DateTimeField()
+    follower_count = serializers.IntegerField()
+    following_count = serializers.IntegerField()
+    level = serializers.IntegerField()
+    xp = serializers.IntegerField()
 
     def get_roles(self, user) -> list[str]:
         return user_role_names(user=user)

@@ -145,6 +145,11 @@ class UserDetailView(APIView):
         user = selectors.user_public_get(user_id=user_id)
         if user is None:
             raise Http404
+        from apps.gamification.selectors import level_and_xp
+        from apps.social.selectors import follow_counts
+
+        user.follower_count, user.following_count = follow_counts(user_ids=[user.pk])[user.pk]
+        user.level, user.xp = level_and_xp(user_id=user.pk)
         return Response(s.PublicUserOutput(user).data)
 
 
