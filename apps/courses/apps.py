@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CoursesConfig(AppConfig):
     name = "apps.courses"
     label = "courses"
+
+    def ready(self) -> None:
+        from apps.media.access import register_visibility_rule
+
+        from .selectors import course_cover_is_visible
+
+        register_visibility_rule("course_cover", course_cover_is_visible)

@@ -30,7 +30,7 @@ def user_is_enrolled(*, user, course_id: int) -> bool:
 
 
 def _with_summaries(queryset: QuerySet[Course]) -> QuerySet[Course]:
-    return queryset.select_related("instructor", "category").prefetch_related("tags")
+    return queryset.select_related("instructor", "category", "cover").prefetch_related("tags")
 
 
 def course_catalog(*, q: str = "", ordering: str = "newest") -> QuerySet[Course]:
@@ -110,7 +110,7 @@ def enrollments_for_user(*, user) -> QuerySet[Enrollment]:
     return (
         Enrollment.objects.filter(user=user)
         .exclude(status=Enrollment.Status.CANCELLED)
-        .select_related("course", "course__instructor", "course__category")
+        .select_related("course", "course__instructor", "course__category", "course__cover")
         .prefetch_related("course__tags")
         .order_by("-created_at", "-id")
     )
@@ -122,3 +122,8 @@ def reviews_for_course(*, course: Course) -> QuerySet[Review]:
 
 def completed_course_count(*, user_id: int) -> int:
     return Enrollment.objects.filter(user_id=user_id, completed_at__isnull=False).count()
+
+
+def course_cover_is_visible(user, media) -> bool:
+    """Media visibility rule: covers of published (or archived) courses are public."""
+    return Course.objects.filter(cover=media).exclude(status=Course.Status.DRAFT).exists()

@@ -13,6 +13,7 @@ from rest_framework import exceptions
 
 from apps.core import events
 from apps.core.errors import Conflict
+from apps.media.services import media_attach, media_detach
 
 from .cache import catalog_invalidate
 from .markdown import render_markdown
@@ -93,6 +94,10 @@ def course_create(*, instructor, data: dict[str, Any]) -> Course:
         if field in data:
             setattr(course, field, data[field])
     course.category = data.get("category")
+    if data.get("cover"):
+        course.cover = media_attach(
+            media_id=data["cover"], owner=instructor, purpose="course_cover", field="cover"
+        )
     course.save()
     if data.get("tags"):
         course.tags.set(_tags_from_names(data["tags"]))
@@ -108,6 +113,20 @@ def course_update(*, course: Course, data: dict[str, Any]) -> Course:
     if "category" in data:
         course.category = data["category"]
         fields.append("category")
+    if "cover" in data and data["cover"] != course.cover_id:
+        if course.cover_id:
+            media_detach(media_id=course.cover_id)
+        course.cover = (
+            media_attach(
+                media_id=data["cover"],
+                owner=course.instructor,
+                purpose="course_cover",
+                field="cover",
+            )
+            if data["cover"]
+            else None
+        )
+        fields.append("cover")
     course.save(update_fields=[*fields, "updated_at"])
     if "tags" in data:
         course.tags.set(_tags_from_names(data["tags"]))

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.courses.models import Category, Course, Question
+from apps.media.api.serializers import MediaRefOutput
 
 
 class UserSummary(serializers.Serializer):
@@ -25,6 +26,7 @@ class CourseListOutput(serializers.Serializer):
     category = CategoryOutput(allow_null=True)
     tags = serializers.SerializerMethodField()
     instructor = UserSummary()
+    cover = MediaRefOutput(allow_null=True)
     status = serializers.CharField()
     published_at = serializers.DateTimeField(allow_null=True)
     lesson_count = serializers.IntegerField()
@@ -65,6 +67,9 @@ class CourseInput(serializers.Serializer):
     )
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), max_length=10, required=False
+    )
+    cover = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Id of an uploaded course_cover media file"
     )
 
 
