@@ -73,34 +73,28 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EmailResendView(APIView):
+class _AccountEmailView(APIView):
+    """Takes an email address and always answers 202 alike, whatever the address is."""
+
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AuthIpThrottle, AuthEmailThrottle]
     throttle_scope = "account_email_ip"
+    send = staticmethod(lambda *, request, email: None)
 
     @extend_schema(request=s.EmailInput, responses={202: s.AcceptedOutput}, tags=["auth"])
     def post(self, request):
         data = s.EmailInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.email_verification_resend(
-            request=request._request, email=data.validated_data["email"]
-        )
+        self.send(request=request._request, email=data.validated_data["email"])
         return Response(ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetView(APIView):
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = [AuthIpThrottle, AuthEmailThrottle]
-    throttle_scope = "account_email_ip"
+class EmailResendView(_AccountEmailView):
+    send = staticmethod(services.email_verification_resend)
 
-    @extend_schema(request=s.EmailInput, responses={202: s.AcceptedOutput}, tags=["auth"])
-    def post(self, request):
-        data = s.EmailInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_request(
-            request=request._request, email=data.validated_data["email"]
-        )
-        return Response(ACCEPTED, status=status.HTTP_202_ACCEPTED)
+
+class PasswordResetView(_AccountEmailView):
+    send = staticmethod(services.password_reset_request)
 
 
 class PasswordChangeView(APIView):
