@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 
 def _sync_roles(sender, using="default", **kwargs) -> None:
@@ -26,3 +26,11 @@ class AccountsConfig(AppConfig):
         # Runs after auth's own post_migrate handler (which creates the permissions), since
         # accounts comes later in INSTALLED_APPS.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="lyo-sync-roles")
+        # Cache coherence, not business logic: the API's cached user copy goes with the row.
+        from .authentication import forget_changed_user
+        from .models import User
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget_changed_user, sender=User, dispatch_uid="lyo-user-cache")
+        for through in (User.groups.through, User.user_permissions.through):
+            m2m_changed.connect(forget_changed_user, sender=through, dispatch_uid="lyo-user-cache")

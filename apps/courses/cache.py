@@ -4,6 +4,10 @@ Keys carry a version number; a change bumps the version after commit, so readers
 entry computed before the change. The version is read *before* the database, so a reader
 racing a writer can only store stale data under the old (already abandoned) version.
 Set COURSES_CACHE_SECONDS = 0 to switch caching off: answers are identical either way.
+
+Each learner's set of enrolled courses is cached too (course pages and lesson access ask
+"enrolled?" on every request): dropped when the learner enrolls or leaves, at once and again
+after commit, like the versions above.
 """
 
 import hashlib
@@ -61,3 +65,26 @@ def cached(key_parts: tuple, compute: Callable[[], Any], *, slug: str | None = N
         value = compute()
         cache.set(key, value, timeout=seconds)
     return value
+
+
+def _enrolled_key(user_id: int) -> str:
+    return f"courses:enrolled:{user_id}"
+
+
+def enrolled_courses_cached(*, user_id: int, compute: Callable[[], frozenset]) -> frozenset:
+    seconds = settings.COURSES_CACHE_SECONDS
+    if not seconds:
+        return compute()
+    key = _enrolled_key(user_id)
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=seconds)
+    return value
+
+
+def enrolled_courses_invalidate(*, user_id: int) -> None:
+    """Call inside the writing transaction."""
+    key = _enrolled_key(user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))

@@ -2,6 +2,7 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from .cache import enrolled_courses_cached
 from .models import Course, Enrollment, Lesson, Question, Review
 
 ORDERINGS = {
@@ -19,14 +20,21 @@ def user_can_edit_course(*, user, instructor_id: int) -> bool:
     )
 
 
+def enrolled_course_ids(*, user_id: int) -> frozenset[int]:
+    """The courses the user is enrolled in (cancelled enrollments excluded), cached."""
+
+    def compute() -> frozenset[int]:
+        return frozenset(
+            Enrollment.objects.filter(user_id=user_id)
+            .exclude(status=Enrollment.Status.CANCELLED)
+            .values_list("course_id", flat=True)
+        )
+
+    return enrolled_courses_cached(user_id=user_id, compute=compute)
+
+
 def user_is_enrolled(*, user, course_id: int) -> bool:
-    if not user.is_authenticated:
-        return False
-    return (
-        Enrollment.objects.filter(user=user, course_id=course_id)
-        .exclude(status=Enrollment.Status.CANCELLED)
-        .exists()
-    )
+    return user.is_authenticated and course_id in enrolled_course_ids(user_id=user.pk)
 
 
 def _with_summaries(queryset: QuerySet[Course]) -> QuerySet[Course]:

@@ -15,7 +15,7 @@ from apps.core import events
 from apps.core.errors import Conflict
 from apps.media.services import media_attach, media_detach
 
-from .cache import catalog_invalidate
+from .cache import catalog_invalidate, enrolled_courses_invalidate
 from .markdown import render_markdown
 from .models import (
     Category,
@@ -285,6 +285,7 @@ def enrollment_create(*, user, course: Course) -> tuple[Enrollment, bool]:
     if created:
         Course.objects.filter(pk=course.pk).update(enrollment_count=F("enrollment_count") + 1)
         catalog_invalidate(slug=course.slug)
+        enrolled_courses_invalidate(user_id=user.pk)
         events.publish("enrollment.created", user_id=user.pk, course_id=course.pk)
     return enrollment, created
 
@@ -300,6 +301,7 @@ def enrollment_cancel(*, user, course: Course) -> None:
     if cancelled:
         Course.objects.filter(pk=course.pk).update(enrollment_count=F("enrollment_count") - 1)
         catalog_invalidate(slug=course.slug)
+        enrolled_courses_invalidate(user_id=user.pk)
 
 
 @transaction.atomic

@@ -2,9 +2,7 @@
 
 import hashlib
 
-from rest_framework.throttling import SimpleRateThrottle
-
-from apps.core.throttling import ScopedRateThrottle
+from apps.core.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 
 class AuthIpThrottle(ScopedRateThrottle):

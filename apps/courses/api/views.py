@@ -5,8 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import has_perm
+from apps.core import throttling as core_throttling
 from apps.core.pagination import PageNumberPagination
-from apps.core.throttling import ScopedRateThrottle, UserRateThrottle
 from apps.courses import selectors, services
 from apps.courses.cache import cached
 from apps.courses.models import Category, Lesson
@@ -20,8 +20,7 @@ def _require_editor(request, course) -> None:
         raise exceptions.PermissionDenied("Only the course's instructor or an admin can do this.")
 
 
-class WriteThrottled:
-    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+class WriteThrottled(core_throttling.WriteThrottled):
     throttle_scope = "course_writes"
 
 
@@ -49,9 +48,6 @@ class CourseListView(WriteThrottled, APIView):
         if self.request.method == "GET":
             return [permissions.AllowAny()]
         return [has_perm("accounts.author_courses")()]
-
-    def get_throttles(self):
-        return super().get_throttles() if self.request.method != "GET" else [UserRateThrottle()]
 
     @extend_schema(
         parameters=CATALOG_PARAMETERS,

@@ -9,13 +9,12 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import has_perm
 from apps.core.pagination import CursorPagination, PageNumberPagination
-from apps.core.throttling import ScopedRateThrottle, UserRateThrottle
+from apps.core.throttling import WriteThrottled
 from apps.social import selectors, services
 from apps.social.models import Membership
 
@@ -40,18 +39,6 @@ class NotificationPagination(NewestFirst):
         schema["properties"]["unread_count"] = {"type": "integer", "example": 3}
         schema["required"] = [*schema.get("required", []), "unread_count"]
         return schema
-
-
-class WriteThrottled:
-    """Per-user write caps: the scoped throttle counts only unsafe methods (a GET on the same
-    URL must not spend the caller's posting budget); the default per-user rate applies to all."""
-
-    throttle_scope: str
-
-    def get_throttles(self):
-        if self.request.method in SAFE_METHODS:
-            return [UserRateThrottle()]
-        return [UserRateThrottle(), ScopedRateThrottle()]
 
 
 def paginated(view: APIView, queryset, serializer_class):
