@@ -25,6 +25,7 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.core import events
 from apps.core.context import current_request_id
 from apps.core.errors import ApplicationError
 from apps.core.http import client_ip
@@ -289,6 +290,7 @@ def user_delete(*, request: HttpRequest, user: User) -> None:
     is erased.
     Content the person published stays, attributed to a "Deleted user", so threads others
     replied to keep making sense. Audit events keep pointing at the (anonymised) row.
+    Other apps drop what they show of the person on "account.deleted" (e.g. leaderboards).
     """
     tokens_revoke_all(user=user)
     EmailAddress.objects.filter(user=user).delete()
@@ -305,6 +307,7 @@ def user_delete(*, request: HttpRequest, user: User) -> None:
     if avatar_id is not None:  # a photo of the person is personal data: erase it now
         media_delete(media_id=avatar_id, user=user)
     audit_record(action="account.deleted", actor=user, target=user, request=request)
+    events.publish("account.deleted", user_id=user.pk)
 
 
 def audit_password_reset(sender, request: HttpRequest, user: User, **kwargs) -> None:

@@ -3,7 +3,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .cache import enrolled_courses_cached
-from .models import Course, Enrollment, Lesson, Question, Review
+from .models import Course, Enrollment, Lesson, LessonProgress, Question, QuizAttempt, Review
 
 ORDERINGS = {
     "newest": ("-published_at", "-id"),
@@ -135,3 +135,103 @@ def completed_course_count(*, user_id: int) -> int:
 def course_cover_is_visible(user, media) -> bool:
     """Media visibility rule: covers of published (or archived) courses are public."""
     return Course.objects.filter(cover=media).exclude(status=Course.Status.DRAFT).exists()
+
+
+# --- Personal-data export (apps.accounts.selectors.user_export_data) ---------------------------
+# Plain dicts from .values(): one query per section whatever the number of rows.
+
+
+def enrollments_for_export(*, user) -> list[dict]:
+    """Every enrollment of the user (cancelled ones too), oldest first, each with the lessons
+    completed in it and when."""
+    completed: dict[int, list[dict]] = {}
+    progress = (
+        LessonProgress.objects.filter(user=user)
+        .order_by("completed_at", "id")
+        .values("enrollment_id", "lesson_id", "lesson__title", "completed_at")
+    )
+    for row in progress.iterator(chunk_size=2000):
+        completed.setdefault(row["enrollment_id"], []).append(
+            {
+                "lesson_id": row["lesson_id"],
+                "title": row["lesson__title"],
+                "completed_at": row["completed_at"],
+            }
+        )
+    enrollments = (
+        Enrollment.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "course__slug",
+            "course__title",
+            "status",
+            "progress_percent",
+            "created_at",
+            "completed_at",
+        )
+    )
+    return [
+        {
+            "course": {"slug": row["course__slug"], "title": row["course__title"]},
+            "status": row["status"],
+            "progress_percent": row["progress_percent"],
+            "enrolled_at": row["created_at"],
+            "completed_at": row["completed_at"],
+            "completed_lessons": completed.get(row["id"], []),
+        }
+        for row in enrollments
+    ]
+
+
+def quiz_attempts_for_export(*, user) -> list[dict]:
+    attempts = (
+        QuizAttempt.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values(
+            "quiz__lesson_id",
+            "quiz__lesson__title",
+            "quiz__lesson__course__slug",
+            "answers",
+            "score",
+            "passed",
+            "created_at",
+        )
+    )
+    return [
+        {
+            "course_slug": row["quiz__lesson__course__slug"],
+            "lesson_id": row["quiz__lesson_id"],
+            "lesson_title": row["quiz__lesson__title"],
+            "answers": row["answers"],
+            "score": row["score"],
+            "passed": row["passed"],
+            "created_at": row["created_at"],
+        }
+        for row in attempts.iterator(chunk_size=2000)
+    ]
+
+
+def reviews_for_export(*, user) -> list[dict]:
+    reviews = (
+        Review.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values("course__slug", "course__title", "rating", "text", "created_at")
+    )
+    return [
+        {
+            "course": {"slug": row["course__slug"], "title": row["course__title"]},
+            "rating": row["rating"],
+            "text": row["text"],
+            "created_at": row["created_at"],
+        }
+        for row in reviews
+    ]
+
+
+def courses_authored_for_export(*, user) -> list[dict]:
+    return list(
+        Course.objects.filter(instructor=user)
+        .order_by("created_at", "id")
+        .values("slug", "title", "status", "created_at", "published_at")
+    )

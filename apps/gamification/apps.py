@@ -17,6 +17,12 @@ def _enqueue_award(event) -> None:
     award_xp_for_event.delay(event.name, event.payload, event.occurred_at.isoformat())
 
 
+def _forget_deleted_account(event) -> None:
+    from .tasks import leaderboards_remove_user
+
+    leaderboards_remove_user.delay(event.payload["user_id"])
+
+
 def _ensure_defaults(sender, **kwargs) -> None:
     from .defaults import defaults_ensure
     from .models import Achievement, XPRule
@@ -33,5 +39,7 @@ class GamificationConfig(AppConfig):
 
         for name in AWARDING_EVENTS:
             events.subscribe(name, _enqueue_award)
+        # A deleted account leaves every leaderboard (the SQL paths skip inactive users).
+        events.subscribe("account.deleted", _forget_deleted_account)
         # Default rules and achievements come back after `flush` (tests) like the roles do.
         post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="lyo-xp-defaults")

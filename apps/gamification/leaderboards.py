@@ -6,6 +6,9 @@ its sets after the ledger row commits; daily and weekly sets expire once their p
 over. With no Redis (the embedded local default) the same questions are answered from the
 ledger. `rebuild` recreates the live sets from the ledger, so losing Redis loses nothing.
 
+Only active accounts are ranked: the SQL paths (fallback, rebuild, week close) skip inactive
+users, and a deleted account is removed from every set (`remove_user`, on "account.deleted").
+
 Ranking is competition ranking (1, 2, 2, 4): equal XP share a rank, listed by user id.
 """
 
@@ -85,7 +88,7 @@ def record_award(*, user_id: int, points: int, course_id: int | None, when: date
 
 
 def _ledger(period: str, scope: str, when: datetime):
-    rows = XPTransaction.objects.filter(points__gt=0)
+    rows = XPTransaction.objects.filter(points__gt=0, user__is_active=True)
     bounds = _bounds(period, when)
     if bounds is not None:
         rows = rows.filter(created_at__gte=bounds[0], created_at__lt=bounds[1])
@@ -97,7 +100,7 @@ def _ledger(period: str, scope: str, when: datetime):
 def sql_scores(*, period: str, scope: str, when: datetime, user_ids=None) -> dict[int, int]:
     """XP per user for a board, straight from the ledger (the source of truth)."""
     if period == "all-time" and scope == "global":
-        stats = UserStats.objects.filter(xp_total__gt=0)
+        stats = UserStats.objects.filter(xp_total__gt=0, user__is_active=True)
         if user_ids is not None:
             stats = stats.filter(user_id__in=user_ids)
         return dict(stats.values_list("user_id", "xp_total"))
@@ -167,6 +170,22 @@ def top(
             higher = client.zcount(name, f"({own}", "+inf")
         mine = Standing(viewer_id, own, higher + 1)
     return standings, mine
+
+
+def remove_user(*, user_id: int) -> int:
+    """Take the user off every leaderboard set (a deleted account). Returns how many sets
+    listed them. Rare, so a scan of the `lb:*` keys is fine (as in `rebuild`)."""
+    if not redis_enabled():
+        return 0
+    client = _redis()
+    names = list(client.scan_iter(match="lb:*", count=1000))
+    removed = 0
+    for start in range(0, len(names), 500):
+        pipe = client.pipeline(transaction=False)
+        for name in names[start : start + 500]:
+            pipe.zrem(name, user_id)
+        removed += sum(pipe.execute())
+    return removed
 
 
 # --- Rebuild ---------------------------------------------------------------------------------

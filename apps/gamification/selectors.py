@@ -1,7 +1,7 @@
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from .levels import level_threshold
-from .models import Achievement, UserAchievement, UserStats
+from .models import Achievement, UserAchievement, UserStats, WeeklySnapshot, XPTransaction
 
 
 def stats_for_user(*, user) -> UserStats:
@@ -39,3 +39,44 @@ def followee_ids(*, user) -> list[int]:
     except ImportError:
         return []
     return list(social_followee_ids(user_id=user.pk))
+
+
+def gamification_for_export(*, user) -> dict:
+    """The person's XP, level, streaks, achievements, weekly rankings and the whole XP ledger
+    (oldest first), for the personal-data export. Read-only: no stats row is created."""
+    from .services import streak_current  # a pure computation on the stats row
+
+    stats = UserStats.objects.select_related("user").filter(user=user).first()
+    achievements = (
+        UserAchievement.objects.filter(user=user)
+        .order_by("unlocked_at", "id")
+        .values("achievement__code", "achievement__name", "unlocked_at")
+    )
+    ledger = (
+        XPTransaction.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values("action", "points", "source_key", "course_id", "activity_date", "created_at")
+    )
+    rankings = (
+        WeeklySnapshot.objects.filter(user=user)
+        .order_by("week_start")
+        .values("week_start", "rank", "xp")
+    )
+    return {
+        "xp": stats.xp_total if stats else 0,
+        "level": stats.level if stats else 1,
+        "current_streak": streak_current(stats=stats) if stats else 0,
+        "longest_streak": stats.longest_streak if stats else 0,
+        "last_active_date": stats.last_active_date if stats else None,
+        "streak_reminders": stats.streak_reminders if stats else True,
+        "achievements": [
+            {
+                "code": row["achievement__code"],
+                "name": row["achievement__name"],
+                "unlocked_at": row["unlocked_at"],
+            }
+            for row in achievements
+        ],
+        "weekly_rankings": list(rankings),
+        "xp_ledger": list(ledger.iterator(chunk_size=2000)),
+    }

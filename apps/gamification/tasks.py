@@ -36,3 +36,9 @@ def close_week() -> int:
 @shared_task(acks_late=True)
 def rebuild_leaderboards() -> int:
     return leaderboards.rebuild()
+
+
+@shared_task(acks_late=True)
+def leaderboards_remove_user(user_id: int) -> int:
+    """A deleted account leaves every Redis leaderboard; idempotent."""
+    return leaderboards.remove_user(user_id=user_id)

@@ -40,3 +40,26 @@ def media_url(*, media: MediaFile | None) -> str | None:
 def media_storage_used(*, owner) -> int:
     """Bytes the owner's files take (pending direct uploads count with their declared size)."""
     return MediaFile.objects.filter(owner=owner).aggregate(total=Coalesce(Sum("size"), 0))["total"]
+
+
+def media_for_export(*, owner) -> list[dict]:
+    """Metadata of every file the person uploaded (pending ones too), oldest first, for the
+    personal-data export. The content itself is fetched through GET /media/{id}/."""
+    return list(
+        MediaFile.objects.filter(owner=owner)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "purpose",
+            "status",
+            "original_filename",
+            "content_type",
+            "size",
+            "sha256",
+            "width",
+            "height",
+            "attached_at",
+            "created_at",
+        )
+        .iterator(chunk_size=2000)
+    )

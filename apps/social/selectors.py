@@ -378,3 +378,143 @@ def notifications_for_user(*, user, unread_only: bool = False) -> QuerySet[Notif
 
 def notifications_unread_count(*, user) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+# --- Personal-data export (apps.accounts.selectors.user_export_data) ---------------------------
+# Everything the person wrote or did, including what they deleted or a moderator hid (Lyo still
+# holds it), oldest first; plain dicts from .values(), one query per section.
+
+
+def _group_ref(group_id, name) -> dict | None:
+    return {"id": group_id, "name": name} if group_id is not None else None
+
+
+def posts_for_export(*, user) -> list[dict]:
+    posts = (
+        Post.objects.filter(author=user)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "body",
+            "visibility",
+            "group_id",
+            "group__name",
+            "course_id",
+            "is_hidden",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        )
+    )
+    return [
+        {
+            "id": row["id"],
+            "body": row["body"],
+            "visibility": row["visibility"],
+            "group": _group_ref(row["group_id"], row["group__name"]),
+            "course_id": row["course_id"],
+            "is_hidden": row["is_hidden"],
+            "deleted_at": row["deleted_at"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+        }
+        for row in posts.iterator(chunk_size=2000)
+    ]
+
+
+def comments_for_export(*, user) -> list[dict]:
+    comments = (
+        Comment.objects.filter(author=user)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "post_id",
+            "parent_id",
+            "body",
+            "post__group_id",
+            "post__group__name",
+            "is_hidden",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        )
+    )
+    return [
+        {
+            "id": row["id"],
+            "post_id": row["post_id"],
+            "parent_id": row["parent_id"],
+            "body": row["body"],
+            "group": _group_ref(row["post__group_id"], row["post__group__name"]),
+            "is_hidden": row["is_hidden"],
+            "deleted_at": row["deleted_at"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+        }
+        for row in comments.iterator(chunk_size=2000)
+    ]
+
+
+def likes_for_export(*, user) -> list[dict]:
+    likes = Like.objects.filter(user=user).order_by("created_at", "id")
+    return list(likes.values("post_id", "created_at").iterator(chunk_size=2000))
+
+
+def follows_for_export(*, user) -> dict[str, list[dict]]:
+    """Whom the person follows and who follows them: the other person's id and display name
+    (blank for deleted accounts) and since when."""
+    following = (
+        Follow.objects.filter(follower=user)
+        .order_by("created_at", "id")
+        .values("followee_id", "followee__display_name", "created_at")
+    )
+    followers = (
+        Follow.objects.filter(followee=user)
+        .order_by("created_at", "id")
+        .values("follower_id", "follower__display_name", "created_at")
+    )
+    return {
+        "following": [
+            {
+                "user_id": row["followee_id"],
+                "display_name": row["followee__display_name"],
+                "since": row["created_at"],
+            }
+            for row in following.iterator(chunk_size=2000)
+        ],
+        "followers": [
+            {
+                "user_id": row["follower_id"],
+                "display_name": row["follower__display_name"],
+                "since": row["created_at"],
+            }
+            for row in followers.iterator(chunk_size=2000)
+        ],
+    }
+
+
+def memberships_for_export(*, user) -> list[dict]:
+    memberships = (
+        Membership.objects.filter(user=user)
+        .order_by("created_at", "id")
+        .values("group_id", "group__name", "role", "status", "created_at", "approved_at")
+    )
+    return [
+        {
+            "group": _group_ref(row["group_id"], row["group__name"]),
+            "role": row["role"],
+            "status": row["status"],
+            "requested_at": row["created_at"],
+            "approved_at": row["approved_at"],
+        }
+        for row in memberships
+    ]
+
+
+def reports_for_export(*, user) -> list[dict]:
+    """Reports the person filed (what they reported and why, and whether it was handled)."""
+    return list(
+        Report.objects.filter(reporter=user)
+        .order_by("created_at", "id")
+        .values("target_type", "target_id", "reason", "status", "created_at", "resolved_at")
+    )

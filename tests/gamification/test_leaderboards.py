@@ -192,3 +192,97 @@ def test_week_close_snapshots_and_crowns_once(django_capture_on_commit_callbacks
     assert [(s.user_id, s.rank) for s in first] == [(champion.pk, 1), (runner_up.pk, 2)]
     assert champion.achievements.filter(achievement__code="weekly-champion").count() == 1
     assert not runner_up.achievements.exists()
+
+
+# --- Deleted (inactive) accounts never appear ----------------------------------------------
+
+
+def _board_ids(client, period, **params):
+    return [
+        e["user"]["id"]
+        for e in client.get(f"/api/v1/leaderboards/{period}/", params).json()["results"]
+    ]
+
+
+def test_a_deleted_account_leaves_every_board(settings, django_capture_on_commit_callbacks):
+    leaver, stayer = UserFactory(), UserFactory()
+    course = CourseFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        award(leaver, 1, course_id=course.pk)
+        award(leaver, 2)
+        award(stayer, 1)
+    viewer = client_for(stayer)
+    for period in ("weekly", "all-time"):
+        assert _board_ids(viewer, period) == [leaver.pk, stayer.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(leaver).delete("/api/v1/me/").status_code == 204
+
+    now = timezone.now()
+    for period in leaderboards.PERIODS:
+        for scope in ("global", f"course:{course.pk}"):
+            assert leaver.pk not in leaderboards.redis_scores(period=period, scope=scope, when=now)
+        assert _board_ids(viewer, period) == [stayer.pk]
+    assert viewer.get("/api/v1/leaderboards/weekly/").json()["me"]["rank"] == 1
+
+    # Rebuilding from the ledger (which keeps the deleted account's rows) does not re-add them.
+    leaderboards.rebuild()
+    for period in leaderboards.PERIODS:
+        assert ranking(period, "global", "redis", now) == [(stayer.pk, 10, 1)]
+        assert ranking(period, f"course:{course.pk}", "redis", now) == []
+        assert _board_ids(viewer, period) == [stayer.pk]
+
+    # Nor does the SQL fallback list them.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    for period in leaderboards.PERIODS:
+        assert ranking(period, "global", "sql", now) == [(stayer.pk, 10, 1)]
+        assert _board_ids(viewer, period) == [stayer.pk]
+        assert _board_ids(viewer, period, scope=f"course:{course.slug}") == []
+
+
+def test_sql_fallback_skips_a_deleted_account(settings, django_capture_on_commit_callbacks):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    leaver, stayer = UserFactory(), UserFactory()
+    award(leaver, 1)
+    award(leaver, 2)
+    award(stayer, 1)
+    viewer = client_for(stayer)
+    assert _board_ids(viewer, "weekly") == [leaver.pk, stayer.pk]
+    assert _board_ids(viewer, "all-time") == [leaver.pk, stayer.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(leaver).delete("/api/v1/me/").status_code == 204
+
+    for period in leaderboards.PERIODS:
+        assert _board_ids(viewer, period) == [stayer.pk]
+    assert viewer.get("/api/v1/leaderboards/all-time/").json()["me"] == {"rank": 1, "xp": 10}
+    assert leaderboards.rebuild() == 0  # nothing to rebuild without Redis
+
+
+def test_an_inactive_user_still_in_redis_is_not_shown(django_capture_on_commit_callbacks):
+    # E.g. a moderator suspended them (no deletion event): the board does not show them.
+    suspended, viewer = UserFactory(), UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        award(suspended, 1)
+        award(suspended, 2)
+        award(viewer, 1)
+    suspended.is_active = False
+    suspended.save(update_fields=["is_active"])
+    assert suspended.pk in leaderboards.redis_scores(
+        period="weekly", scope="global", when=timezone.now()
+    )
+    assert _board_ids(client_for(viewer), "weekly") == [viewer.pk]
+
+
+def test_week_close_skips_inactive_users(django_capture_on_commit_callbacks):
+    gone, champion = UserFactory(), UserFactory()
+    last_week = datetime.now(UTC) - timedelta(days=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        award(gone, 1, when=last_week)
+        award(gone, 2, when=last_week)
+        award(champion, 1, when=last_week)
+    XPTransaction.objects.update(created_at=last_week)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    snapshots = services.week_close(week_start=leaderboards.period_start("weekly", last_week))
+    assert [(s.user_id, s.rank) for s in snapshots] == [(champion.pk, 1)]

@@ -104,3 +104,208 @@ class RolesInput(serializers.Serializer):
 class RolesOutput(serializers.Serializer):
     id = serializers.IntegerField()
     roles = serializers.ListField(child=serializers.CharField())
+
+
+# --- GET /me/export/ (apps.accounts.selectors.user_export_data) ------------------------------
+
+
+class ExportProfile(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    bio = serializers.CharField()
+    timezone = serializers.CharField()
+    avatar_id = serializers.UUIDField(allow_null=True, help_text="See media_files.")
+    date_joined = serializers.DateTimeField()
+    last_login = serializers.DateTimeField(allow_null=True)
+    roles = serializers.ListField(child=serializers.CharField())
+
+
+class ExportEmailAddress(serializers.Serializer):
+    email = serializers.EmailField()
+    verified = serializers.BooleanField()
+    primary = serializers.BooleanField()
+
+
+class ExportSecurityEvent(serializers.Serializer):
+    action = serializers.CharField()
+    at = serializers.DateTimeField()
+    ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+
+
+class ExportCourseRef(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+
+
+class ExportCompletedLesson(serializers.Serializer):
+    lesson_id = serializers.IntegerField()
+    title = serializers.CharField()
+    completed_at = serializers.DateTimeField()
+
+
+class ExportEnrollment(serializers.Serializer):
+    course = ExportCourseRef()
+    status = serializers.CharField(help_text="active, completed or cancelled")
+    progress_percent = serializers.IntegerField()
+    enrolled_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    completed_lessons = ExportCompletedLesson(many=True)
+
+
+class ExportQuizAttempt(serializers.Serializer):
+    course_slug = serializers.SlugField()
+    lesson_id = serializers.IntegerField()
+    lesson_title = serializers.CharField()
+    answers = serializers.JSONField(help_text="Question id to the chosen choice ids.")
+    score = serializers.IntegerField()
+    passed = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class ExportCourseReview(serializers.Serializer):
+    course = ExportCourseRef()
+    rating = serializers.IntegerField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ExportAuthoredCourse(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    status = serializers.CharField(help_text="draft, published or archived")
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportGroupRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ExportPost(serializers.Serializer):
+    id = serializers.IntegerField()
+    body = serializers.CharField()
+    visibility = serializers.CharField()
+    group = ExportGroupRef(allow_null=True)
+    course_id = serializers.IntegerField(allow_null=True)
+    is_hidden = serializers.BooleanField(help_text="Hidden by a moderator.")
+    deleted_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ExportComment(serializers.Serializer):
+    id = serializers.IntegerField()
+    post_id = serializers.IntegerField()
+    parent_id = serializers.IntegerField(allow_null=True)
+    body = serializers.CharField()
+    group = ExportGroupRef(allow_null=True, help_text="The group of the post, if any.")
+    is_hidden = serializers.BooleanField(help_text="Hidden by a moderator.")
+    deleted_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ExportLike(serializers.Serializer):
+    post_id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class ExportFollowedUser(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    display_name = serializers.CharField(help_text="Blank for a deleted account.")
+    since = serializers.DateTimeField()
+
+
+class ExportFollows(serializers.Serializer):
+    following = ExportFollowedUser(many=True)
+    followers = ExportFollowedUser(many=True)
+
+
+class ExportGroupMembership(serializers.Serializer):
+    group = ExportGroupRef()
+    role = serializers.CharField()
+    status = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportReport(serializers.Serializer):
+    target_type = serializers.CharField()
+    target_id = serializers.IntegerField()
+    reason = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportAchievement(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    unlocked_at = serializers.DateTimeField()
+
+
+class ExportWeeklyRanking(serializers.Serializer):
+    week_start = serializers.DateField()
+    rank = serializers.IntegerField()
+    xp = serializers.IntegerField()
+
+
+class ExportXPEntry(serializers.Serializer):
+    action = serializers.CharField(help_text="What earned the XP, e.g. lesson.completed.")
+    points = serializers.IntegerField()
+    source_key = serializers.CharField(help_text="The one thing this award was for.")
+    course_id = serializers.IntegerField(allow_null=True)
+    activity_date = serializers.DateField(help_text="The day in your own time zone.")
+    created_at = serializers.DateTimeField()
+
+
+class ExportGamification(serializers.Serializer):
+    xp = serializers.IntegerField()
+    level = serializers.IntegerField()
+    current_streak = serializers.IntegerField()
+    longest_streak = serializers.IntegerField()
+    last_active_date = serializers.DateField(allow_null=True)
+    streak_reminders = serializers.BooleanField()
+    achievements = ExportAchievement(many=True)
+    weekly_rankings = ExportWeeklyRanking(many=True)
+    xp_ledger = ExportXPEntry(many=True)
+
+
+class ExportMediaFile(serializers.Serializer):
+    id = serializers.UUIDField()
+    purpose = serializers.CharField()
+    status = serializers.CharField()
+    original_filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes.")
+    checksum = serializers.CharField(
+        source="sha256", help_text="SHA-256 (hex); blank while pending."
+    )
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    attached_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class MeExportOutput(serializers.Serializer):
+    """Everything Lyo holds about the caller, oldest first in every list."""
+
+    exported_at = serializers.DateTimeField()
+    profile = ExportProfile()
+    email_addresses = ExportEmailAddress(many=True)
+    security_events = ExportSecurityEvent(many=True)
+    enrollments = ExportEnrollment(many=True)
+    quiz_attempts = ExportQuizAttempt(many=True)
+    course_reviews = ExportCourseReview(many=True)
+    authored_courses = ExportAuthoredCourse(many=True)
+    posts = ExportPost(many=True)
+    comments = ExportComment(many=True)
+    likes = ExportLike(many=True)
+    follows = ExportFollows()
+    group_memberships = ExportGroupMembership(many=True)
+    reports = ExportReport(many=True, help_text="Reports you filed.")
+    gamification = ExportGamification()
+    media_files = ExportMediaFile(many=True)

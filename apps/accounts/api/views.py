@@ -127,10 +127,10 @@ class MeView(APIView):
 
 
 class MeExportView(APIView):
-    @extend_schema(responses={200: dict}, tags=["me"])
+    @extend_schema(responses={200: s.MeExportOutput}, tags=["me"])
     def get(self, request):
         user = selectors.users_with_roles().get(pk=request.user.pk)
-        return Response(selectors.user_export_data(user=user))
+        return Response(s.MeExportOutput(selectors.user_export_data(user=user)).data)
 
 
 class UserDetailView(APIView):

@@ -103,7 +103,13 @@ class LeaderboardView(APIView):
             viewer_id=request.user.pk,
             members=members,
         )
-        users = User.objects.only("id", "display_name").in_bulk([st.user_id for st in standings])
+        # Deleted accounts are taken off the boards; should one still linger in Redis (an award
+        # that raced the deletion), it is not shown.
+        users = (
+            User.objects.filter(is_active=True)
+            .only("id", "display_name")
+            .in_bulk([st.user_id for st in standings])
+        )
         results = [
             {
                 "rank": st.rank,
