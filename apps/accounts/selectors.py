@@ -17,6 +17,13 @@ def users_with_roles() -> QuerySet[User]:
     )
 
 
+def active_display_names(*, user_ids) -> dict[int, str]:
+    """Display names of the active accounts among user_ids (deleted ones are left out)."""
+    return dict(
+        User.objects.filter(pk__in=list(user_ids), is_active=True).values_list("id", "display_name")
+    )
+
+
 def user_public_get(*, user_id: int) -> User | None:
     return users_with_roles().filter(pk=user_id, is_active=True).first()
 

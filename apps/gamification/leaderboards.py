@@ -10,12 +10,19 @@ Only active accounts are ranked: the SQL paths (fallback, rebuild, week close) s
 users, and a deleted account is removed from every set (`remove_user`, on "account.deleted").
 
 Ranking is competition ranking (1, 2, 2, 4): equal XP share a rank, listed by user id.
+
+Reading a board (`top_page`): the rendered top N is shared by every viewer for
+LEADERBOARD_CACHE_SECONDS (a few seconds behind the live set at most), while the viewer's own
+standing is always live; both come back in one Redis round trip.
 """
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -186,6 +193,43 @@ def remove_user(*, user_id: int) -> int:
             pipe.zrem(name, user_id)
         removed += sum(pipe.execute())
     return removed
+
+
+# The viewer's score and how many score more (competition rank - 1), in one round trip.
+_STANDING_SCRIPT = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return false end
+return {score, redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf')}
+"""
+
+
+def top_page(
+    *,
+    period: str,
+    scope: str,
+    limit: int,
+    viewer_id: int,
+    render: Callable[[list[Standing]], list],
+    when: datetime | None = None,
+) -> tuple[list, Standing | None]:
+    """The top `limit` as `render(standings)` made it, cached for every viewer, and the
+    viewer's live standing. Needs Redis (see `top` for the general case)."""
+    when = when or timezone.now()
+    name = key(period, scope, when)
+    page_key = cache.make_key(f"lb-page:{name}:{limit}")
+    client = _redis()
+    pipe = client.pipeline(transaction=False)
+    pipe.get(page_key)
+    client.register_script(_STANDING_SCRIPT)(keys=[name], args=[viewer_id], client=pipe)
+    page, own = pipe.execute()
+    if page is None:
+        standings, _ = top(period=period, scope=scope, limit=limit, viewer_id=viewer_id, when=when)
+        page = render(standings)
+        client.set(page_key, json.dumps(page), ex=settings.LEADERBOARD_CACHE_SECONDS)
+    else:
+        page = json.loads(page)
+    mine = Standing(viewer_id, int(float(own[0])), int(own[1]) + 1) if own else None
+    return page, mine
 
 
 # --- Rebuild ---------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-from django.db.models import OuterRef, QuerySet, Subquery
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from .levels import level_threshold
 from .models import Achievement, UserAchievement, UserStats, WeeklySnapshot, XPTransaction
@@ -28,8 +33,61 @@ def achievements_for_user(*, user) -> QuerySet[Achievement]:
     )
 
 
-def unlocked_achievements(*, user) -> QuerySet[UserAchievement]:
-    return UserAchievement.objects.filter(user=user).select_related("achievement")
+def _me_key(user_id: int) -> str:
+    return f"gamification:me:v1:{user_id}"
+
+
+def me_summary(*, user, now: datetime | None = None) -> dict:
+    """The learner's own XP, level, streak and achievements (MeGamificationOutput).
+
+    Served from a per-user cache that the services drop whenever the stats or achievements
+    change (`me_summary_forget`); the streak itself is judged on every read, since it breaks at
+    the learner's midnight without any write.
+    """
+    from .services import streak_live
+
+    seconds = settings.GAMIFICATION_ME_CACHE_SECONDS
+    key = _me_key(user.pk)
+    snapshot = cache.get(key) if seconds else None
+    if snapshot is None:
+        stats = stats_for_user(user=user)
+        snapshot = {
+            "xp": stats.xp_total,
+            "level": stats.level,
+            "stored_streak": stats.current_streak,
+            "longest_streak": stats.longest_streak,
+            "last_active_date": stats.last_active_date,
+            "streak_reminders": stats.streak_reminders,
+            "achievements": list(
+                UserAchievement.objects.filter(user=user).values(
+                    "unlocked_at",
+                    code=F("achievement__code"),
+                    name=F("achievement__name"),
+                    icon=F("achievement__icon"),
+                )
+            ),
+        }
+        if seconds:
+            cache.set(key, snapshot, seconds)
+    next_xp = next_level_xp(level=snapshot["level"])
+    return {
+        **snapshot,
+        "xp_for_next_level": next_xp,
+        "xp_to_next_level": max(next_xp - snapshot["xp"], 0),
+        "current_streak": streak_live(
+            streak=snapshot["stored_streak"],
+            last_active_date=snapshot["last_active_date"],
+            user=user,
+            now=now,
+        ),
+    }
+
+
+def me_summary_forget(*, user_id: int) -> None:
+    """Call inside the transaction that changes the user's stats or achievements."""
+    key = _me_key(user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 def followee_ids(*, user) -> list[int]:
@@ -80,3 +138,20 @@ def gamification_for_export(*, user) -> dict:
         "weekly_rankings": list(rankings),
         "xp_ledger": list(ledger.iterator(chunk_size=2000)),
     }
+
+
+def leaderboard_entries(standings) -> list[dict]:
+    """A board's rows as the API shows them (LeaderboardEntry). Deleted accounts are taken off
+    the boards; should one linger in Redis (an award racing the deletion), it is not shown."""
+    from apps.accounts.selectors import active_display_names
+
+    names = active_display_names(user_ids=[st.user_id for st in standings])
+    return [
+        {
+            "rank": st.rank,
+            "user": {"id": st.user_id, "display_name": names[st.user_id]},
+            "xp": st.xp,
+        }
+        for st in standings
+        if st.user_id in names
+    ]

@@ -24,6 +24,7 @@ from apps.core import events
 from . import leaderboards
 from .levels import level_for_xp
 from .models import Achievement, UserAchievement, UserStats, WeeklySnapshot, XPRule, XPTransaction
+from .selectors import me_summary_forget
 
 logger = logging.getLogger("lyo.gamification")
 
@@ -91,6 +92,7 @@ def xp_award(
     stats.level = level_for_xp(stats.xp_total)
     extended_streak = action in LEARNING_ACTIONS and _streak_touch(stats, today)
     stats.save()
+    me_summary_forget(user_id=user_id)
     transaction.on_commit(
         lambda: leaderboards.record_award(
             user_id=user_id, points=amount, course_id=course_id, when=occurred_at
@@ -121,12 +123,29 @@ def _streak_touch(stats: UserStats, today: date) -> bool:
     return continued
 
 
-def streak_current(*, stats: UserStats, now: datetime | None = None) -> int:
+def streak_live(*, streak: int, last_active_date: date | None, user, now=None) -> int:
     """The streak as it stands now: a missed day (in the user's zone) means it is broken."""
-    if stats.last_active_date is None:
+    if last_active_date is None:
         return 0
-    today = _user_today(stats.user, now or timezone.now())
-    return stats.current_streak if stats.last_active_date >= today - timedelta(days=1) else 0
+    today = _user_today(user, now or timezone.now())
+    return streak if last_active_date >= today - timedelta(days=1) else 0
+
+
+def streak_current(*, stats: UserStats, now: datetime | None = None) -> int:
+    return streak_live(
+        streak=stats.current_streak,
+        last_active_date=stats.last_active_date,
+        user=stats.user,
+        now=now,
+    )
+
+
+@transaction.atomic
+def streak_reminders_set(*, user, enabled: bool) -> None:
+    """The learner's opt-in/out of streak reminder emails (PATCH /me/gamification/)."""
+    UserStats.objects.get_or_create(user=user)
+    UserStats.objects.filter(user=user).update(streak_reminders=enabled)
+    me_summary_forget(user_id=user.pk)
 
 
 # --- Achievements ----------------------------------------------------------------------------
@@ -169,6 +188,7 @@ def achievement_grant(*, user_id: int, achievement: Achievement) -> UserAchievem
             held = UserAchievement.objects.create(user_id=user_id, achievement=achievement)
     except IntegrityError:
         return None
+    me_summary_forget(user_id=user_id)
     events.publish(
         "achievement.unlocked",
         user_id=user_id,
@@ -251,6 +271,7 @@ def streaks_close_broken(*, now: datetime | None = None) -> int:
             UserStats.objects.filter(pk=stats.pk, last_active_date=stats.last_active_date).update(
                 current_streak=0
             )
+            me_summary_forget(user_id=stats.user_id)
             closed += 1
     return closed
 

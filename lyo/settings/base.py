@@ -358,6 +358,10 @@ COURSES_CACHE_SECONDS = env.int("LYO_COURSES_CACHE_SECONDS", default=300)
 GAMIFICATION_LEVEL_STEP_XP = env.int("LYO_LEVEL_STEP_XP", default=100)
 LEADERBOARD_DEFAULT_SIZE = 50
 LEADERBOARD_MAX_SIZE = 100
+# How long every viewer shares one rendered top N (their own rank is always live); 0 = no cache.
+# How long GET /me/gamification/ may be served from its per-user cache (dropped on every change).
+GAMIFICATION_ME_CACHE_SECONDS = env.int("LYO_GAMIFICATION_ME_CACHE_SECONDS", default=300)
+LEADERBOARD_CACHE_SECONDS = env.int("LYO_LEADERBOARD_CACHE_SECONDS", default=5)
 # Local hour after which a learner who has not yet learned today is reminded of their streak.
 STREAK_REMINDER_LOCAL_HOUR = 18
 PERIODIC_TASKS.update(

@@ -13,9 +13,9 @@ class AchievementOutput(serializers.Serializer):
 
 
 class UnlockedAchievementOutput(serializers.Serializer):
-    code = serializers.CharField(source="achievement.code")
-    name = serializers.CharField(source="achievement.name")
-    icon = serializers.CharField(source="achievement.icon")
+    code = serializers.CharField()
+    name = serializers.CharField()
+    icon = serializers.CharField()
     unlocked_at = serializers.DateTimeField()
 
 

@@ -5,33 +5,15 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import User
 from apps.gamification import leaderboards, selectors, services
-from apps.gamification.models import UserStats
 
 from . import serializers as s
-
-
-def _me_body(user) -> dict:
-    stats = selectors.stats_for_user(user=user)
-    next_xp = selectors.next_level_xp(level=stats.level)
-    return {
-        "xp": stats.xp_total,
-        "level": stats.level,
-        "xp_for_next_level": next_xp,
-        "xp_to_next_level": max(next_xp - stats.xp_total, 0),
-        "current_streak": services.streak_current(stats=stats),
-        "longest_streak": stats.longest_streak,
-        "last_active_date": stats.last_active_date,
-        "streak_reminders": stats.streak_reminders,
-        "achievements": selectors.unlocked_achievements(user=user),
-    }
 
 
 class MeGamificationView(APIView):
     @extend_schema(responses={200: s.MeGamificationOutput}, tags=["gamification"])
     def get(self, request):
-        return Response(s.MeGamificationOutput(_me_body(request.user)).data)
+        return Response(s.MeGamificationOutput(selectors.me_summary(user=request.user)).data)
 
     @extend_schema(
         request=s.MeGamificationInput,
@@ -41,9 +23,10 @@ class MeGamificationView(APIView):
     def patch(self, request):
         data = s.MeGamificationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        selectors.stats_for_user(user=request.user)
-        UserStats.objects.filter(user=request.user).update(**data.validated_data)
-        return Response(s.MeGamificationOutput(_me_body(request.user)).data)
+        services.streak_reminders_set(
+            user=request.user, enabled=data.validated_data["streak_reminders"]
+        )
+        return Response(s.MeGamificationOutput(selectors.me_summary(user=request.user)).data)
 
 
 class AchievementListView(APIView):
@@ -96,29 +79,24 @@ class LeaderboardView(APIView):
         elif scope != "global":
             raise exceptions.ValidationError({"scope": ["Use global, friends or course:<slug>."]})
 
-        standings, mine = leaderboards.top(
-            period=period,
-            scope=board_scope,
-            limit=limit,
-            viewer_id=request.user.pk,
-            members=members,
-        )
-        # Deleted accounts are taken off the boards; should one still linger in Redis (an award
-        # that raced the deletion), it is not shown.
-        users = (
-            User.objects.filter(is_active=True)
-            .only("id", "display_name")
-            .in_bulk([st.user_id for st in standings])
-        )
-        results = [
-            {
-                "rank": st.rank,
-                "user": {"id": st.user_id, "display_name": users[st.user_id].display_name},
-                "xp": st.xp,
-            }
-            for st in standings
-            if st.user_id in users
-        ]
+        if members is None and leaderboards.redis_enabled() and settings.LEADERBOARD_CACHE_SECONDS:
+            results, mine = leaderboards.top_page(
+                period=period,
+                scope=board_scope,
+                limit=limit,
+                viewer_id=request.user.pk,
+                render=selectors.leaderboard_entries,
+            )
+        else:
+            standings, mine = leaderboards.top(
+                period=period,
+                scope=board_scope,
+                limit=limit,
+                viewer_id=request.user.pk,
+                members=members,
+            )
+            results = selectors.leaderboard_entries(standings)
         me = {"rank": mine.rank, "xp": mine.xp} if mine else {"rank": None, "xp": 0}
-        body = {"period": period, "scope": scope, "results": results, "me": me}
-        return Response(s.LeaderboardOutput(body).data)
+        # Rows are plain data already in LeaderboardOutput's shape (the page may come from the
+        # cache as JSON): no serializer pass over them on every request.
+        return Response({"period": period, "scope": scope, "results": results, "me": me})
