@@ -8,27 +8,31 @@ AccountsConfig.ready(), so admin edits and bulk deletes are covered too) and aga
 transaction commits, and it expires after AUTH_USER_CACHE_SECONDS whatever happens, which
 bounds how long a change made without save() (a queryset update) can go unseen.
 
-The copy carries the user's permissions (Django's per-instance permission cache, filled before
-caching), so role checks cost no query either; a change of the user's groups or permissions
-drops the copy like a change of the row does (m2m_changed). A change to a role's own
-permissions (roles_sync after a deploy) reaches cached users within AUTH_USER_CACHE_SECONDS.
+The user's permissions (what role checks read) are cached the same way, under their own key
+and only once something asked for them (`CachedPermissionsBackend`, the first entry of
+AUTHENTICATION_BACKENDS); a change of the user's groups or permissions drops both copies like
+a change of the row does (m2m_changed). A change to a role's own permissions (roles_sync after
+a deploy) reaches cached users within AUTH_USER_CACHE_SECONDS.
 """
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import transaction
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings
 
 _KEY = "auth:user:v1:{}"
+_PERMISSIONS_KEY = "auth:permissions:v1:{}"
 
 
 def user_cache_forget(user_id) -> None:
-    key = _KEY.format(user_id)
-    cache.delete(key)
+    keys = [_KEY.format(user_id), _PERMISSIONS_KEY.format(user_id)]
+    cache.delete_many(keys)
     # A request that read the old row before this change commits must not keep it cached.
-    transaction.on_commit(lambda: cache.delete(key))
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def forget_changed_user(sender, instance, action: str = "post_save", **kwargs) -> None:
@@ -46,6 +50,22 @@ def forget_changed_user(sender, instance, action: str = "post_save", **kwargs) -
         user_cache_forget(user_id)
 
 
+class CachedPermissionsBackend(ModelBackend):
+    """Django's ModelBackend with the set of an active user's permissions cached."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            key = _PERMISSIONS_KEY.format(user_obj.pk)
+            permissions = cache.get(key)
+            if permissions is None:
+                permissions = super().get_all_permissions(user_obj)
+                cache.set(key, permissions, settings.AUTH_USER_CACHE_SECONDS)
+            user_obj._perm_cache = permissions
+        return user_obj._perm_cache
+
+
 class CachedUserJWTAuthentication(JWTAuthentication):
     """simplejwt's authentication, with the user row read through the cache."""
 
@@ -55,8 +75,13 @@ class CachedUserJWTAuthentication(JWTAuthentication):
         if user is None:
             # Missing claim, unknown or inactive user: simplejwt's own errors.
             user = super().get_user(validated_token)
-            user.get_all_permissions()  # fills the instance's permission cache, pickled along
             cache.set(key, user, settings.AUTH_USER_CACHE_SECONDS)
         elif not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         return user
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """OpenAPI: documented like simplejwt's own authentication (bearer JWT)."""
+
+    target_class = "apps.accounts.authentication.CachedUserJWTAuthentication"

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from rest_framework import exceptions
 
 from apps.core import events
+from apps.core.db import insert_or_skip
 from apps.core.errors import Conflict
 from apps.media.services import media_attach, media_detach
 
@@ -304,23 +305,26 @@ def enrollment_cancel(*, user, course: Course) -> None:
         enrolled_courses_invalidate(user_id=user.pk)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the request's transaction: no savepoint trips
 def lesson_complete(*, user, lesson: Lesson) -> Enrollment:
     """Mark a lesson done (idempotent) and recompute progress in the same transaction.
 
     The enrollment row is locked first, so concurrent completions of different lessons
     serialise on it: each sees the others' progress rows and the course completes exactly once.
+    The progress row is one INSERT that skips an existing one (no savepoint round trips).
     """
     enrollment = _active_enrollment(user=user, course_id=lesson.course_id, lock=True)
-    _, created = LessonProgress.objects.get_or_create(
-        user=user, lesson=lesson, defaults={"enrollment": enrollment}
+    created = insert_or_skip(
+        LessonProgress, user_id=user.pk, lesson_id=lesson.pk, enrollment_id=enrollment.pk
     )
-    if not created:
+    if created is None:
         return enrollment
     events.publish(
         "lesson.completed", user_id=user.pk, lesson_id=lesson.pk, course_id=lesson.course_id
     )
-    lesson_count = Course.objects.values_list("lesson_count", flat=True).get(pk=lesson.course_id)
+    # The lesson came with its course (lesson_get_visible); lesson changes recompute everyone's
+    # progress anyway (_recompute_progress), so its count needs no second read here.
+    lesson_count = lesson.course.lesson_count
     done = LessonProgress.objects.filter(enrollment=enrollment).count()
     enrollment.progress_percent = min(100, done * 100 // max(lesson_count, 1))
     fields = ["progress_percent", "updated_at"]

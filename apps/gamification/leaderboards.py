@@ -192,7 +192,15 @@ def remove_user(*, user_id: int) -> int:
         for name in names[start : start + 500]:
             pipe.zrem(name, user_id)
         removed += sum(pipe.execute())
+    _drop_pages(client)
     return removed
+
+
+def _drop_pages(client) -> None:
+    """Forget the shared rendered pages (`top_page`), e.g. once someone must leave them now."""
+    pages = list(client.scan_iter(match=cache.make_key("lb-page:*"), count=1000))
+    if pages:
+        client.delete(*pages)
 
 
 # The viewer's score and how many score more (competition rank - 1), in one round trip.
@@ -243,6 +251,7 @@ def rebuild(*, when: datetime | None = None) -> int:
     client = _redis()
     for name in client.scan_iter(match="lb:*", count=1000):
         client.delete(name)
+    _drop_pages(client)
     written = 0
     # The current and the previous day/week (a late reader may still ask for those).
     for period, back in (("daily", 2), ("weekly", 1), ("all-time", 0)):

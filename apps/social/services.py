@@ -10,13 +10,14 @@ Domain events are published inside the transaction and delivered after it commit
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from apps.accounts.services import audit_record, tokens_revoke_all
 from apps.core import events
+from apps.core.db import increment, insert_or_skip
 from apps.core.errors import Conflict
 
 from . import selectors
@@ -170,24 +171,26 @@ def _like_count(post: Post) -> int:
     return Post.objects.values_list("like_count", flat=True).get(pk=post.pk)
 
 
-@transaction.atomic
+# No savepoints: these run inside the request's transaction, and any error ends the request.
+@transaction.atomic(savepoint=False)
 def like_create(*, user, post: Post) -> tuple[bool, int]:
-    """Like a post; returns (created, like_count). Liking twice changes nothing."""
-    _, created = Like.objects.get_or_create(user=user, post=post)
-    if created:
-        Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
-        events.publish(
-            "like.created", user_id=user.pk, post_id=post.pk, post_author_id=post.author_id
-        )
-    return created, _like_count(post)
+    """Like a post; returns (created, like_count). Liking twice changes nothing.
+
+    One INSERT that skips an existing like, then (when it inserted) one UPDATE returning the
+    new count: the unique constraint keeps concurrent likes exact."""
+    if insert_or_skip(Like, user_id=user.pk, post_id=post.pk) is None:
+        return False, _like_count(post)
+    like_count = increment(Post, pk=post.pk, field="like_count")
+    events.publish("like.created", user_id=user.pk, post_id=post.pk, post_author_id=post.author_id)
+    return True, like_count
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def like_delete(*, user, post: Post) -> int:
     """Take a like back; returns like_count. Unliking twice changes nothing."""
     deleted, _ = Like.objects.filter(user=user, post=post).delete()
     if deleted:
-        Post.objects.filter(pk=post.pk).update(like_count=F("like_count") - 1)
+        return increment(Post, pk=post.pk, field="like_count", by=-1)
     return _like_count(post)
 
 
@@ -592,20 +595,20 @@ def notifications_create(
         return
 
     def create() -> None:
-        recipients = User.objects.filter(pk__in=wanted, is_active=True)
-        Notification.objects.bulk_create(
-            [
-                Notification(
-                    recipient_id=pk,
-                    actor_id=actor_id,
-                    verb=verb,
-                    target_type=target_type,
-                    target_id=target_id,
-                )
-                for pk in recipients.values_list("pk", flat=True)
-            ],
-            ignore_conflicts=True,
+        # One INSERT ... SELECT: only active accounts, and the partial unique index turns a
+        # duplicate unread notification into a skipped row.
+        notifications, users = Notification._meta, User._meta
+        qn = connection.ops.quote_name
+        sql = (  # identifiers from model metadata; every value is a parameter
+            f"INSERT INTO {qn(notifications.db_table)} "  # noqa: S608
+            "(recipient_id, actor_id, verb, target_type, target_id, created_at) "
+            f"SELECT {qn(users.pk.column)}, %s, %s, %s, %s, %s FROM {qn(users.db_table)} "
+            f"WHERE is_active AND {qn(users.pk.column)} IN ({', '.join(['%s'] * len(wanted))})"
+            " ON CONFLICT DO NOTHING"
         )
+        params = [actor_id, verb, target_type, target_id, timezone.now(), *sorted(wanted)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
     transaction.on_commit(create)
 

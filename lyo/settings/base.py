@@ -85,7 +85,8 @@ MIDDLEWARE = [
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with each user's permission set cached (apps.accounts.authentication).
+    "apps.accounts.authentication.CachedPermissionsBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
