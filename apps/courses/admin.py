@@ -7,6 +7,7 @@ from .models import (
     CourseDailyStats,
     Enrollment,
     Lesson,
+    LessonAttachment,
     Question,
     Quiz,
     QuizAttempt,
@@ -63,6 +64,20 @@ class QuizInline(admin.StackedInline):
     show_change_link = True
 
 
+class LessonAttachmentInline(admin.TabularInline):
+    """Read-only: attachments change through the API, which attaches and releases the files."""
+
+    model = LessonAttachment
+    fields = ("position", "media")
+    readonly_fields = fields
+    ordering = ("position", "id")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Lesson)
 class LessonAdmin(admin.ModelAdmin):
     list_display = ("title", "course", "position", "is_preview")
@@ -71,7 +86,7 @@ class LessonAdmin(admin.ModelAdmin):
     list_select_related = ("course",)
     ordering = ("course", "position", "id")
     readonly_fields = ("body_html",)
-    inlines = [QuizInline]
+    inlines = [QuizInline, LessonAttachmentInline]
 
 
 class QuestionInline(admin.StackedInline):

@@ -8,6 +8,7 @@ class CoursesConfig(AppConfig):
     def ready(self) -> None:
         from apps.media.access import register_visibility_rule
 
-        from .selectors import course_cover_is_visible
+        from .selectors import course_cover_is_visible, lesson_attachment_is_visible
 
         register_visibility_rule("course_cover", course_cover_is_visible)
+        register_visibility_rule("lesson_attachment", lesson_attachment_is_visible)

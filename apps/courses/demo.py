@@ -66,6 +66,7 @@ def seed(*, instructor, learners) -> int:
                 }
             services.lesson_create(
                 course=course,
+                actor=instructor,
                 data={
                     "title": lesson_title,
                     "body_markdown": body,

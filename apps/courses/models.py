@@ -100,6 +100,9 @@ class Lesson(models.Model):
     video_url = models.URLField(blank=True)
     duration_seconds = models.PositiveIntegerField(default=0)
     is_preview = models.BooleanField(default=False)
+    attachments = models.ManyToManyField(
+        "media.MediaFile", through="LessonAttachment", related_name="+", blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,6 +112,31 @@ class Lesson(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class LessonAttachment(models.Model):
+    """A file of a lesson (purpose lesson_attachment), in the order its author listed them.
+
+    Written only by the lesson services, which attach and detach the files in apps.media.
+    """
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attachment_links")
+    # Deleting the file (its owner, or the orphan cleanup) removes it from the lesson.
+    media = models.ForeignKey("media.MediaFile", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["lesson", "position", "id"]
+        constraints = [
+            # A file is used by one thing at a time (apps.media.services.media_attach).
+            models.UniqueConstraint(fields=["media"], name="lesson_attachment_media_once"),
+            models.UniqueConstraint(
+                fields=["lesson", "position"], name="lesson_attachment_position_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.media_id} on lesson {self.lesson_id}"
 
 
 class Quiz(models.Model):

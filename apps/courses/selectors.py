@@ -1,9 +1,18 @@
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .cache import enrolled_courses_cached
-from .models import Course, Enrollment, Lesson, LessonProgress, Question, QuizAttempt, Review
+from .models import (
+    Course,
+    Enrollment,
+    Lesson,
+    LessonAttachment,
+    LessonProgress,
+    Question,
+    QuizAttempt,
+    Review,
+)
 
 ORDERINGS = {
     "newest": ("-published_at", "-id"),
@@ -18,6 +27,10 @@ def user_can_edit_course(*, user, instructor_id: int) -> bool:
         user.is_authenticated
         and (instructor_id == user.pk or user.has_perm("accounts.manage_all_courses"))
     )
+
+
+def _current_enrollments(*, user) -> QuerySet[Enrollment]:
+    return Enrollment.objects.filter(user=user).exclude(status=Enrollment.Status.CANCELLED)
 
 
 def enrolled_course_ids(*, user_id: int) -> frozenset[int]:
@@ -35,6 +48,13 @@ def enrolled_course_ids(*, user_id: int) -> frozenset[int]:
 
 def user_is_enrolled(*, user, course_id: int) -> bool:
     return user.is_authenticated and course_id in enrolled_course_ids(user_id=user.pk)
+
+
+def _course_hidden_from(*, user, course: Course) -> bool:
+    """Drafts are for their editors only; published and archived courses are for everyone."""
+    return course.status == Course.Status.DRAFT and not user_can_edit_course(
+        user=user, instructor_id=course.instructor_id
+    )
 
 
 def _with_summaries(queryset: QuerySet[Course]) -> QuerySet[Course]:
@@ -62,11 +82,7 @@ def course_catalog(*, q: str = "", ordering: str = "newest") -> QuerySet[Course]
 def course_get_visible(*, slug: str, user) -> Course:
     """A course the user may see: published or archived for all, drafts for owner/admins."""
     course = _with_summaries(Course.objects.filter(slug=slug)).first()
-    if course is None:
-        raise Http404
-    if course.status == Course.Status.DRAFT and not user_can_edit_course(
-        user=user, instructor_id=course.instructor_id
-    ):
+    if course is None or _course_hidden_from(user=user, course=course):
         raise Http404
     return course
 
@@ -89,24 +105,29 @@ def lesson_get_visible(*, lesson_id: int, user) -> Lesson:
     if lesson is None:
         raise Http404
     # The course came with the lesson: apply course_get_visible's rule without reloading it.
-    course = lesson.course
-    if course.status == Course.Status.DRAFT and not user_can_edit_course(
-        user=user, instructor_id=course.instructor_id
-    ):
+    if _course_hidden_from(user=user, course=lesson.course):
         raise Http404
     return lesson
 
 
 def lessons_for_course(*, course: Course) -> QuerySet[Lesson]:
+    """The course's lessons in order, with their quizzes and attachments (a constant number
+    of queries whatever the number of lessons)."""
     questions = Question.objects.prefetch_related("choices").order_by("position", "id")
+    attachments = LessonAttachment.objects.select_related("media").order_by("position", "id")
     return (
         course.lessons.order_by("position", "id")
         .select_related("quiz")
-        .prefetch_related(Prefetch("quiz__questions", queryset=questions))
+        .prefetch_related(
+            Prefetch("quiz__questions", queryset=questions),
+            Prefetch("attachment_links", queryset=attachments),
+        )
     )
 
 
 def lesson_content_visible(*, user, lesson: Lesson, enrolled: bool) -> bool:
+    """Whether the user may open a lesson (its text, video, quiz and attachments) of a course
+    they can see: preview lessons for everyone, the rest for enrolled learners and editors."""
     return (
         lesson.is_preview
         or enrolled
@@ -234,4 +255,20 @@ def courses_authored_for_export(*, user) -> list[dict]:
         Course.objects.filter(instructor=user)
         .order_by("created_at", "id")
         .values("slug", "title", "status", "created_at", "published_at")
+    )
+
+
+def lesson_attachment_is_visible(user, media) -> bool:
+    """Media visibility rule: a lesson's attachments are for whoever may open the lesson
+    (lesson_get_visible, then lesson_content_visible). One query; permissions are read only
+    for someone neither enrolled nor the instructor."""
+    lessons = Lesson.objects.filter(attachment_links__media=media).select_related("course")
+    if user.is_authenticated:
+        enrolled = _current_enrollments(user=user).filter(course=OuterRef("course"))
+        lessons = lessons.annotate(viewer_enrolled=Exists(enrolled))
+    lesson = lessons.first()
+    if lesson is None or _course_hidden_from(user=user, course=lesson.course):
+        return False
+    return lesson_content_visible(
+        user=user, lesson=lesson, enrolled=getattr(lesson, "viewer_enrolled", False)
     )

@@ -25,6 +25,7 @@ from .models import (
     CourseDailyStats,
     Enrollment,
     Lesson,
+    LessonAttachment,
     LessonProgress,
     Question,
     Quiz,
@@ -35,6 +36,7 @@ from .models import (
 
 COURSE_FIELDS = ("title", "summary", "description", "level", "language")
 LESSON_FIELDS = ("title", "video_url", "duration_seconds", "is_preview")
+MAX_LESSON_ATTACHMENTS = 10
 
 
 class NotEnrolled(exceptions.PermissionDenied):
@@ -212,8 +214,40 @@ def _validate_quiz(quiz_data: dict | None) -> None:
         raise exceptions.ValidationError({"quiz": errors})
 
 
+def _replace_attachments(lesson: Lesson, media_ids: list, *, actor) -> None:
+    """Make `media_ids` the lesson's attachments, in that order: files new to the lesson are
+    attached (they must be the actor's ready lesson_attachment uploads), files no longer
+    listed are detached and left to the media orphan cleanup."""
+    if len(media_ids) > MAX_LESSON_ATTACHMENTS:
+        raise exceptions.ValidationError(
+            {"attachments": [f"A lesson has at most {MAX_LESSON_ATTACHMENTS} attachments."]}
+        )
+    if len(set(media_ids)) != len(media_ids):
+        raise exceptions.ValidationError({"attachments": ["A file is listed more than once."]})
+    # Concurrent edits of one lesson's list take turns (each sees the other's result).
+    Lesson.objects.select_for_update().filter(pk=lesson.pk).values("pk").first()
+    current = list(
+        lesson.attachment_links.order_by("position", "id").values_list("media_id", flat=True)
+    )
+    if current == media_ids:
+        return
+    for media_id in set(current) - set(media_ids):
+        media_detach(media_id=media_id)
+    for media_id in media_ids:
+        if media_id not in current:
+            media_attach(
+                media_id=media_id, owner=actor, purpose="lesson_attachment", field="attachments"
+            )
+    LessonAttachment.objects.filter(lesson=lesson).delete()
+    LessonAttachment.objects.bulk_create(
+        LessonAttachment(lesson=lesson, media_id=media_id, position=position)
+        for position, media_id in enumerate(media_ids)
+    )
+
+
 @transaction.atomic
-def lesson_create(*, course: Course, data: dict[str, Any]) -> Lesson:
+def lesson_create(*, course: Course, actor, data: dict[str, Any]) -> Lesson:
+    """Add a lesson; `actor` (the course's editor) owns the attachments' files."""
     _validate_quiz(data.get("quiz"))
     course = Course.objects.select_for_update().get(pk=course.pk)
     position = data.get("position")
@@ -228,6 +262,8 @@ def lesson_create(*, course: Course, data: dict[str, Any]) -> Lesson:
     lesson.body_html = render_markdown(lesson.body_markdown)
     lesson.save()
     _replace_quiz(lesson, data.get("quiz"))
+    if data.get("attachments"):
+        _replace_attachments(lesson, data["attachments"], actor=actor)
     Course.objects.filter(pk=course.pk).update(lesson_count=F("lesson_count") + 1)
     _recompute_progress(course.pk)
     catalog_invalidate(slug=course.slug)
@@ -235,7 +271,9 @@ def lesson_create(*, course: Course, data: dict[str, Any]) -> Lesson:
 
 
 @transaction.atomic
-def lesson_update(*, lesson: Lesson, data: dict[str, Any]) -> Lesson:
+def lesson_update(*, lesson: Lesson, actor, data: dict[str, Any]) -> Lesson:
+    """Change a lesson; `attachments`, when given, replaces the whole list (files the actor
+    adds must be their own uploads)."""
     if "quiz" in data:
         _validate_quiz(data["quiz"])
     fields = [field for field in (*LESSON_FIELDS, "position") if field in data]
@@ -248,6 +286,8 @@ def lesson_update(*, lesson: Lesson, data: dict[str, Any]) -> Lesson:
     lesson.save(update_fields=[*fields, "updated_at"])
     if "quiz" in data:
         _replace_quiz(lesson, data["quiz"])
+    if "attachments" in data:
+        _replace_attachments(lesson, data["attachments"], actor=actor)
     catalog_invalidate(slug=lesson.course.slug)
     return lesson
 
@@ -257,6 +297,8 @@ def lesson_delete(*, lesson: Lesson) -> None:
     course = Course.objects.select_for_update().get(pk=lesson.course_id)
     if course.is_published and course.lesson_count <= 1:
         raise Conflict("A published course keeps at least one lesson; archive the course instead.")
+    for media_id in lesson.attachment_links.values_list("media_id", flat=True):
+        media_detach(media_id=media_id)
     lesson.delete()
     Course.objects.filter(pk=course.pk).update(lesson_count=F("lesson_count") - 1)
     _recompute_progress(course.pk)

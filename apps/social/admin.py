@@ -87,7 +87,15 @@ class PostAdmin(ModerationActions, admin.ModelAdmin):
     search_fields = ("body", "author__email", "author__display_name")
     list_select_related = ("author", "group")
     raw_id_fields = ("author", "group")
-    readonly_fields = ("like_count", "comment_count", "is_hidden", "created_at", "updated_at")
+    # The image changes through the API, which attaches and releases the file.
+    readonly_fields = (
+        "media",
+        "like_count",
+        "comment_count",
+        "is_hidden",
+        "created_at",
+        "updated_at",
+    )
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
 

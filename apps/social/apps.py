@@ -6,6 +6,10 @@ class SocialConfig(AppConfig):
     label = "social"
 
     def ready(self) -> None:
+        from apps.media.access import register_visibility_rule
+
         from .handlers import subscribe_all
+        from .selectors import post_image_is_visible
 
         subscribe_all()
+        register_visibility_rule("post_image", post_image_is_visible)

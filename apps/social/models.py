@@ -105,6 +105,10 @@ class Post(models.Model):
     visibility = models.CharField(
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )
+    # An image (purpose post_image), attached and released by the post services.
+    media = models.ForeignKey(
+        "media.MediaFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_hidden = models.BooleanField(default=False, help_text="Hidden by a moderator.")
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Denormalized; changed only with F() expressions in the transaction that writes the row.

@@ -45,8 +45,9 @@ def _active_group_ids(user) -> QuerySet:
 
 
 def posts_for_viewer(*, viewer) -> QuerySet[Post]:
-    """Posts with what every API row shows: author, group and whether the viewer liked it."""
-    return Post.objects.select_related("author", "group").annotate(
+    """Posts with what every API row shows: author, group, image and whether the viewer
+    liked it."""
+    return Post.objects.select_related("author", "group", "media").annotate(
         liked_by_me=Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
     )
 
@@ -64,6 +65,14 @@ def _post_audience_q(viewer) -> Q:
     )
 
 
+def _post_readable_q(viewer) -> Q:
+    """Posts the viewer may read unless deleted (moderators also read the rest): their own,
+    and the audience's posts that are not hidden and whose author is active."""
+    return Q(author=viewer) | (
+        Q(is_hidden=False, author__is_active=True) & _post_audience_q(viewer)
+    )
+
+
 def _listed(queryset: QuerySet[Post]) -> QuerySet[Post]:
     """What lists may show: not hidden, not deleted, by an active account."""
     return queryset.filter(VISIBLE, author__is_active=True)
@@ -76,14 +85,23 @@ def post_get_visible(*, viewer, post_id: int) -> Post | None:
     reports). Authors still see their own post once a moderator hid it (flagged is_hidden).
     """
     queryset = posts_for_viewer(viewer=viewer).filter(pk=post_id, deleted_at__isnull=True)
-    post = queryset.filter(
-        Q(author=viewer) | (Q(is_hidden=False, author__is_active=True) & _post_audience_q(viewer))
-    ).first()
+    post = queryset.filter(_post_readable_q(viewer)).first()
     # Ask for the viewer's permissions (two queries) only when the audience rule said no:
     # likes, comments and post pages of ordinary members then cost one query, not three.
     if post is None and user_is_moderator(user=viewer):
         post = queryset.first()
     return post
+
+
+def post_image_is_visible(user, media) -> bool:
+    """Media visibility rule: a post's image is for whoever may read the post (the rule of
+    post_get_visible). One query; moderators' permissions are read only when it says no."""
+    if not user.is_authenticated:
+        return False
+    posts = Post.objects.filter(media=media, deleted_at__isnull=True)
+    if posts.filter(_post_readable_q(user)).exists():
+        return True
+    return user_is_moderator(user=user) and posts.exists()
 
 
 def _feed_sources(user) -> tuple[list[int], list[int]]:

@@ -8,6 +8,7 @@ Domain events are published inside the transaction and delivered after it commit
 """
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -19,6 +20,7 @@ from apps.accounts.services import audit_record, tokens_revoke_all
 from apps.core import events
 from apps.core.db import increment, insert_or_skip
 from apps.core.errors import Conflict
+from apps.media.services import media_attach, media_detach
 
 from . import selectors
 from .models import Comment, Follow, Like, Membership, Notification, Post, Report, StudyGroup
@@ -28,6 +30,8 @@ User = get_user_model()
 
 POST_BODY_MAX = 5000
 COMMENT_BODY_MAX = 2000
+
+UNCHANGED: Any = object()  # "leave as is", where None means "clear"
 
 
 def _clean_body(body: str, *, field: str = "body") -> str:
@@ -70,9 +74,11 @@ def post_create(
     group_id: int | None = None,
     course_id: int | None = None,
     visibility: str | None = None,
+    media_id: UUID | None = None,
 ) -> Post:
     """Publish a post. In a group (active members only) its visibility is "group" and the
-    group's privacy decides who reads it; elsewhere it is "public" (default) or "followers"."""
+    group's privacy decides who reads it; elsewhere it is "public" (default) or "followers".
+    `media_id`: the author's uploaded post_image file, attached to the post."""
     group = None
     if group_id is not None:
         group = selectors.group_get(group_id=group_id)
@@ -85,12 +91,17 @@ def post_create(
         visibility = Post.Visibility.GROUP
     elif visibility == Post.Visibility.GROUP:
         raise ValidationError({"visibility": ['"group" needs a group.']})
+    body = _clean_body(body)
+    media = None
+    if media_id is not None:
+        media = media_attach(media_id=media_id, owner=author, purpose="post_image", field="media")
     post = Post.objects.create(
         author=author,
-        body=_clean_body(body),
+        body=body,
         group=group,
         course_id=course_id,
         visibility=visibility or Post.Visibility.PUBLIC,
+        media=media,
     )
     events.publish(
         "post.created",
@@ -109,14 +120,18 @@ def post_update(
     actor,
     body: str | None = None,
     visibility: str | None = None,
+    media_id: UUID | None = UNCHANGED,
     is_hidden: bool | None = None,
     request=None,
 ) -> Post:
-    """Authors edit their text and audience; moderators hide or unhide (audited)."""
+    """Authors edit their text, image (`media_id`: another of their post_image uploads, or
+    None to remove it; the previous one is released) and audience; moderators hide or unhide
+    (audited)."""
     is_author = post.author_id == actor.pk
     if not is_author and not selectors.user_is_moderator(user=actor):
         raise PermissionDenied("Only the author can edit this post.")
-    if (body is not None or visibility is not None) and not is_author:
+    edits = body is not None or visibility is not None or media_id is not UNCHANGED
+    if edits and not is_author:
         raise PermissionDenied("Only the author can edit this post.")
     if is_hidden is not None:
         _require_moderator(actor)
@@ -132,6 +147,20 @@ def post_update(
             )
         post.visibility = visibility
         fields.append("visibility")
+    if media_id is not UNCHANGED:
+        # Re-read under a lock: of two concurrent changes, the second releases what the first
+        # attached (nothing stays attached that no post uses).
+        current = Post.objects.select_for_update().values_list("media_id", flat=True)
+        post.media_id = current.get(pk=post.pk)
+        if media_id != post.media_id:
+            if post.media_id is not None:
+                media_detach(media_id=post.media_id)
+            post.media = (
+                media_attach(media_id=media_id, owner=actor, purpose="post_image", field="media")
+                if media_id is not None
+                else None
+            )
+            fields.append("media")
     if fields:
         post.save(update_fields=[*fields, "updated_at"])
     if is_hidden is not None:
@@ -155,11 +184,15 @@ def post_set_hidden(*, post: Post, actor, hidden: bool, request=None) -> None:
 
 @transaction.atomic
 def post_delete(*, post: Post, actor, request=None) -> None:
-    """Soft-delete. The author or a moderator (audited when it is not their own post)."""
+    """Soft-delete. The author or a moderator (audited when it is not their own post). The
+    image is released (the media orphan cleanup deletes it later)."""
     is_author = post.author_id == actor.pk
     if not is_author:
         _require_moderator(actor)
-    Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    live = Post.objects.select_for_update().filter(pk=post.pk, deleted_at__isnull=True)
+    media_id = live.values_list("media_id", flat=True).first()
+    if live.update(deleted_at=timezone.now(), media=None) and media_id is not None:
+        media_detach(media_id=media_id)
     if not is_author:
         _audit_moderation("delete", actor=actor, target=post, request=request)
 

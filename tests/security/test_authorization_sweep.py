@@ -85,6 +85,11 @@ RULES: dict[str, list[Rule]] = {
             {"get": (200, 200), "post": (403, 401)},
             {"post": {"title": "Injected", "body_markdown": "x"}},
         ),
+        Rule(
+            _course,
+            {"post": (403, 401)},
+            {"post": lambda w: {"title": "Files", "attachments": [str(w.preview_attachment.pk)]}},
+        ),
         Rule(_draft, {"get": (404, 404), "post": (404, 401)}),
     ],
     "course-enrollment": [
@@ -104,7 +109,8 @@ RULES: dict[str, list[Rule]] = {
             _lesson,
             {"get": (200, 200), "patch": (403, 401), "delete": (403, 401)},
             {"patch": {"title": "Taken over"}},
-        )
+        ),
+        Rule(_lesson, {"patch": (403, 401)}, {"patch": {"attachments": []}}),
     ],
     "lesson-quiz-attempts": [
         Rule(
@@ -121,6 +127,7 @@ RULES: dict[str, list[Rule]] = {
             {"get": (200, 401), "patch": (403, 401), "delete": (403, 401)},
             {"patch": {"body": "Taken over"}},
         ),
+        Rule(_post, {"patch": (403, 401)}, {"patch": {"media": None}}),
         Rule(
             lambda w: {"post_id": w.followers_post.pk},
             {"get": (404, 401), "patch": (404, 401), "delete": (404, 401)},
@@ -186,8 +193,26 @@ RULES: dict[str, list[Rule]] = {
             {"post": {"action": "dismiss"}},
         )
     ],
-    # --- media: private to its owner; others cannot tell it exists
-    "media-detail": [Rule(_media, {"get": (404, 401), "delete": (404, 401)})],
+    # --- media: private to its owner; others cannot tell it exists, except where it is
+    # attached to something they may see (they may then read it, never delete it)
+    "media-detail": [
+        Rule(_media, {"get": (404, 401), "delete": (404, 401)}),
+        Rule(lambda w: {"media_id": w.post_image.pk}, {"get": (200, 401), "delete": (403, 401)}),
+        Rule(
+            lambda w: {"media_id": w.followers_post_image.pk},
+            {"get": (404, 401), "delete": (404, 401)},
+        ),
+        # `other` is not enrolled: the attachment of a lesson they cannot open is hidden...
+        Rule(
+            lambda w: {"media_id": w.lesson_attachment.pk},
+            {"get": (404, 401), "delete": (404, 401)},
+        ),
+        # ...while a preview lesson's is for everyone signed in.
+        Rule(
+            lambda w: {"media_id": w.preview_attachment.pk},
+            {"get": (200, 401), "delete": (403, 401)},
+        ),
+    ],
     # Direct uploads need S3: with the tests' local storage every caller gets 409 before any
     # lookup, so the answer tells nothing about the file (tests/media covers it on S3).
     "media-upload-complete": [Rule(_media, {"post": (409, 401)})],

@@ -2,9 +2,11 @@
 
 Used by the authorization sweep (tests/security) and the OpenAPI fuzzing (tests/fuzz):
 
-- `owner` (student) wrote the posts and comment, owns both study groups and the media file,
-  is enrolled in the course and filed the report;
-- `instructor` teaches the published course (with a quiz lesson) and the draft course;
+- `owner` (student) wrote the posts and comment, owns both study groups and the media files
+  (the unattached `media`, and the images of the public and the followers-only post), is
+  enrolled in the course and filed the report;
+- `instructor` teaches the published course (with a quiz lesson, a lesson with an attachment
+  and a preview lesson with one) and the draft course;
 - `other` (student) is an active member of the public group and follows nobody;
 - `moderator` and `admin` have those roles.
 """
@@ -38,6 +40,10 @@ class World:
     private_group: object
     report: Report
     media: object
+    post_image: object
+    followers_post_image: object
+    lesson_attachment: object
+    preview_attachment: object
     ids: dict = field(default_factory=dict)
 
     def client(self, who: str | None):
@@ -90,9 +96,26 @@ def build_world() -> World:
     Notification.objects.create(
         recipient=owner, actor=other, verb=Notification.Verb.FOLLOW, target_type="user"
     )
+    from apps.courses.models import LessonAttachment
+    from apps.media.services import media_attach
     from tests.media.factories import media_for
 
+    def attach(owner, purpose: str):
+        media = media_for(owner, purpose=purpose)
+        return media_attach(media_id=media.pk, owner=owner, purpose=purpose)
+
     media = media_for(owner)
+    post_image = attach(owner, "post_image")
+    Post.objects.filter(pk=post.pk).update(media=post_image)
+    followers_post_image = attach(owner, "post_image")
+    Post.objects.filter(pk=followers_post.pk).update(media=followers_post_image)
+    lesson_attachment = attach(instructor, "lesson_attachment")
+    LessonAttachment.objects.create(lesson=lessons[0], media=lesson_attachment, position=0)
+    preview = lessons[2]
+    preview.is_preview = True
+    preview.save(update_fields=["is_preview"])
+    preview_attachment = attach(instructor, "lesson_attachment")
+    LessonAttachment.objects.create(lesson=preview, media=preview_attachment, position=0)
     return World(
         owner=owner,
         other=other,
@@ -110,4 +133,8 @@ def build_world() -> World:
         private_group=private_group,
         report=report,
         media=media,
+        post_image=post_image,
+        followers_post_image=followers_post_image,
+        lesson_attachment=lesson_attachment,
+        preview_attachment=preview_attachment,
     )

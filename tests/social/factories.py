@@ -1,8 +1,10 @@
 import factory
 from django.utils import timezone
 
+from apps.media.services import media_attach
 from apps.social.models import Comment, Follow, Membership, Post, StudyGroup
 from tests.factories import UserFactory
+from tests.media.factories import media_for
 
 
 class StudyGroupFactory(factory.django.DjangoModelFactory):
@@ -78,3 +80,11 @@ def users_bulk(count: int, *, prefix: str = "bulk"):
             for index in range(count)
         ]
     )
+
+
+def give_images(posts) -> None:
+    """Attach a real uploaded post_image (its author's) to each post, as post_create does."""
+    for post in posts:
+        media = media_for(post.author, purpose="post_image")
+        media_attach(media_id=media.pk, owner=post.author, purpose="post_image")
+        Post.objects.filter(pk=post.pk).update(media=media)

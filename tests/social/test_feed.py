@@ -13,6 +13,7 @@ from tests.social.factories import (
     MembershipFactory,
     PostFactory,
     StudyGroupFactory,
+    give_images,
     users_bulk,
 )
 
@@ -95,7 +96,7 @@ def _feed_posts(viewer, *, follows: int, posts: int) -> None:
     group = StudyGroup.objects.create(name="G", owner=followees[0], is_private=True)
     Membership.objects.create(group=group, user=viewer)
     now = timezone.now()
-    Post.objects.bulk_create(
+    created = Post.objects.bulk_create(
         [
             Post(
                 author=followees[index % follows],
@@ -110,6 +111,7 @@ def _feed_posts(viewer, *, follows: int, posts: int) -> None:
     Like.objects.bulk_create(
         [Like(user=viewer, post=post) for post in Post.objects.all()[: posts // 2]]
     )
+    give_images(created[::6])  # the newest post and every sixth after it
 
 
 @pytest.mark.parametrize("follows", [1, 500])
@@ -126,6 +128,7 @@ def test_feed_query_count_is_constant_for_page_size_and_follows(
         with django_assert_max_num_queries(5) as captured:
             response = client.get(FEED, {"page_size": page_size})
         assert len(response.json()["results"]) == page_size
+        assert response.json()["results"][0]["media"]["url"]
         counts.append(len(captured))
         # The next page costs the same as the first.
         with django_assert_max_num_queries(5):

@@ -3,7 +3,13 @@ import pytest
 from apps.social.models import Membership, Notification, Post, StudyGroup
 from tests.factories import UserFactory, client_for
 from tests.social.conftest import assert_error
-from tests.social.factories import MembershipFactory, PostFactory, StudyGroupFactory, users_bulk
+from tests.social.factories import (
+    MembershipFactory,
+    PostFactory,
+    StudyGroupFactory,
+    give_images,
+    users_bulk,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -347,14 +353,16 @@ def test_group_posts_follow_the_groups_privacy(private_group, moderator):
 
 
 def test_group_posts_query_count_does_not_grow(private_group, django_assert_max_num_queries):
-    Post.objects.bulk_create(
+    posts = Post.objects.bulk_create(
         [
             Post(author=private_group.owner, group=private_group, visibility="group", body="x")
             for _ in range(60)
         ]
     )
+    give_images(posts[::-5])  # the newest post and every fifth before it
     client = client_for(private_group.people["member"])
     for page_size in (1, 50):
         with django_assert_max_num_queries(9):
             response = client.get(url(private_group, "posts/"), {"page_size": page_size})
         assert len(response.json()["results"]) == page_size
+        assert response.json()["results"][0]["media"]["url"]

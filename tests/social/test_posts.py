@@ -4,7 +4,13 @@ from apps.accounts.models import AuditEvent
 from apps.social.models import Membership, Post
 from tests.factories import UserFactory, client_for
 from tests.social.conftest import assert_error
-from tests.social.factories import FollowFactory, MembershipFactory, PostFactory, StudyGroupFactory
+from tests.social.factories import (
+    FollowFactory,
+    MembershipFactory,
+    PostFactory,
+    StudyGroupFactory,
+    give_images,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +182,21 @@ def test_visibility_matrix_for_post_detail(cast, kind):
             assert_error(response, 404, "not_found")
 
 
+@pytest.mark.parametrize("kind", list(MATRIX))
+def test_visibility_matrix_for_post_images(cast, kind):
+    """A post's image (GET /api/v1/media/{id}/) is for whoever may read the post; its owner
+    always sees their own file."""
+    post = _post(cast, kind)
+    give_images([post])
+    media_id = Post.objects.values_list("media_id", flat=True).get(pk=post.pk)
+    for viewer in VIEWERS:
+        response = client_for(cast[viewer]).get(f"/api/v1/media/{media_id}/")
+        expected = 200 if viewer in MATRIX[kind] | {"author"} else 404
+        assert response.status_code == expected, (kind, viewer, response.content)
+        if expected == 404:
+            assert_error(response, 404, "not_found")
+
+
 def test_hidden_post_shows_as_hidden_to_its_author(cast):
     post = _post(cast, "hidden")
     assert client_for(cast["author"]).get(detail(post)).json()["is_hidden"] is True
@@ -228,12 +249,16 @@ def test_post_list_query_count_does_not_grow_with_the_page(
     user_client, django_assert_max_num_queries
 ):
     author = UserFactory()
-    Post.objects.bulk_create([Post(author=author, body=f"p{i}") for i in range(60)])
+    posts = Post.objects.bulk_create([Post(author=author, body=f"p{i}") for i in range(60)])
+    give_images(posts[::-4])  # a quarter of them, the newest included, with an image
     with django_assert_max_num_queries(6):
         small = user_client.get(POSTS, {"page_size": 1})
     with django_assert_max_num_queries(6):
         large = user_client.get(POSTS, {"page_size": 50, "author": author.pk})
     assert (len(small.json()["results"]), len(large.json()["results"])) == (1, 50)
+    assert small.json()["results"][0]["media"] is not None
+    assert sum(item["media"] is not None for item in large.json()["results"]) >= 10
+    assert all(item["media"]["url"] for item in large.json()["results"] if item["media"])
 
 
 # --- Editing and deleting --------------------------------------------------------------------

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.courses.models import Category, Course, Question
+from apps.courses.services import MAX_LESSON_ATTACHMENTS
 from apps.media.api.serializers import MediaRefOutput
 
 
@@ -89,6 +90,27 @@ class QuizInput(serializers.Serializer):
     questions = QuestionInput(many=True, min_length=1, max_length=50)
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "format": "uuid"},
+        "maxItems": MAX_LESSON_ATTACHMENTS,
+        "uniqueItems": True,
+    }
+)
+class DistinctMediaIdsField(serializers.ListField):
+    """Media ids, each at most once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.UUIDField(), **kwargs)
+
+    def to_internal_value(self, data):
+        ids = super().to_internal_value(data)
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("A file is listed more than once.")
+        return ids
+
+
 class LessonInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
@@ -102,6 +124,14 @@ class LessonInput(serializers.Serializer):
     duration_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
     is_preview = serializers.BooleanField(required=False)
     quiz = QuizInput(required=False, allow_null=True)
+    attachments = DistinctMediaIdsField(
+        required=False,
+        max_length=MAX_LESSON_ATTACHMENTS,
+        help_text=(
+            "Ids of your uploaded lesson_attachment media files, in display order. On update "
+            "the list replaces the lesson's attachments; files left out are released."
+        ),
+    )
 
 
 class ChoiceOutput(serializers.Serializer):
@@ -136,6 +166,9 @@ class LessonOutput(serializers.Serializer):
     body_html = serializers.SerializerMethodField()
     video_url = serializers.SerializerMethodField()
     quiz = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField(
+        help_text="The lesson's files in order; null when the content is not available."
+    )
 
     def _visible(self, lesson) -> bool:
         return lesson.id in self.context["visible_lesson_ids"]
@@ -157,6 +190,14 @@ class LessonOutput(serializers.Serializer):
         if not self._visible(lesson) or not hasattr(lesson, "quiz"):
             return None
         return QuizOutput(lesson.quiz).data
+
+    @extend_schema_field(MediaRefOutput(many=True, allow_null=True))
+    def get_attachments(self, lesson):
+        if not self._visible(lesson):
+            return None
+        # Prefetched with their files by selectors.lessons_for_course.
+        files = [link.media for link in lesson.attachment_links.all()]
+        return MediaRefOutput(files, many=True).data
 
 
 class QuizAttemptInput(serializers.Serializer):

@@ -171,7 +171,7 @@ class CourseLessonsView(WriteThrottled, APIView):
         _require_editor(request, course)
         data = s.LessonInput(data=request.data)
         data.is_valid(raise_exception=True)
-        lesson = services.lesson_create(course=course, data=data.validated_data)
+        lesson = services.lesson_create(course=course, actor=request.user, data=data.validated_data)
         lesson = selectors.lessons_for_course(course=course).get(pk=lesson.pk)
         context = {"visible_lesson_ids": {lesson.pk}}
         return Response(s.LessonOutput(lesson, context=context).data, status=201)
@@ -199,7 +199,7 @@ class LessonDetailView(WriteThrottled, APIView):
         _require_editor(request, lesson.course)
         data = s.LessonInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.lesson_update(lesson=lesson, data=data.validated_data)
+        services.lesson_update(lesson=lesson, actor=request.user, data=data.validated_data)
         lesson = self._lesson(request, lesson_id)
         return Response(s.LessonOutput(lesson, context={"visible_lesson_ids": {lesson.pk}}).data)
 

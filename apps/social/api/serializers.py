@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.media.api.serializers import MediaRefOutput
 from apps.social.models import Membership, Post, Report
 from apps.social.services import COMMENT_BODY_MAX, POST_BODY_MAX
 
@@ -60,6 +61,7 @@ class PostOutput(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Post.Visibility.choices)
     group = GroupSummaryOutput(allow_null=True)
     course = CourseSummaryField(allow_null=True)
+    media = MediaRefOutput(allow_null=True, help_text="The post's image.")
     like_count = serializers.IntegerField()
     comment_count = serializers.IntegerField()
     liked_by_me = serializers.BooleanField()
@@ -72,11 +74,19 @@ class PostCreateInput(_CourseReferenceInput):
     body = serializers.CharField(max_length=POST_BODY_MAX)
     group = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     visibility = serializers.ChoiceField(choices=Post.Visibility.choices, required=False)
+    media = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Id of your uploaded post_image media file."
+    )
 
 
 class PostUpdateInput(serializers.Serializer):
     body = serializers.CharField(max_length=POST_BODY_MAX, required=False)
     visibility = serializers.ChoiceField(choices=Post.Visibility.choices, required=False)
+    media = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Id of another of your post_image uploads, or null to remove the image.",
+    )
     is_hidden = serializers.BooleanField(required=False, help_text="Moderators only.")
 
 

@@ -131,6 +131,7 @@ class PostListCreateView(WriteThrottled, APIView):
             group_id=data.get("group"),
             course_id=data.get("course"),
             visibility=data.get("visibility"),
+            media_id=data.get("media"),
         )
         post = selectors.post_get_visible(viewer=request.user, post_id=post.pk)
         return Response(s.PostOutput(post).data, status=status.HTTP_201_CREATED)
@@ -147,6 +148,8 @@ class PostDetailView(WriteThrottled, APIView):
     def patch(self, request, post_id: int):
         post = _visible_post(request, post_id)
         data = _input(s.PostUpdateInput, request)
+        if "media" in data:
+            data["media_id"] = data.pop("media")
         services.post_update(post=post, actor=request.user, request=request, **data)
         post = selectors.post_get_visible(viewer=request.user, post_id=post.pk)
         return Response(s.PostOutput(post).data)
