@@ -99,9 +99,23 @@ def course_get_public(*, slug: str) -> Course:
     return course
 
 
-def lesson_get_visible(*, lesson_id: int, user) -> Lesson:
-    lesson = Lesson.objects.select_related("course", "course__instructor").filter(pk=lesson_id)
-    lesson = lesson.first()
+def lesson_get_visible(*, lesson_id: int, user, to_render: bool = True) -> Lesson:
+    """The lesson if its course is visible to the user (404 otherwise). to_render=False (e.g.
+    completing it) loads only the ids, the course's slug, state and lesson count, not the
+    lesson's text or the instructor."""
+    lessons = Lesson.objects.select_related("course")
+    if to_render:
+        lessons = lessons.select_related("course__instructor")
+    else:
+        lessons = lessons.only(
+            "id",
+            "course_id",
+            "course__slug",
+            "course__status",
+            "course__instructor_id",
+            "course__lesson_count",
+        )
+    lesson = lessons.filter(pk=lesson_id).first()
     if lesson is None:
         raise Http404
     # The course came with the lesson: apply course_get_visible's rule without reloading it.

@@ -78,13 +78,20 @@ def _listed(queryset: QuerySet[Post]) -> QuerySet[Post]:
     return queryset.filter(VISIBLE, author__is_active=True)
 
 
-def post_get_visible(*, viewer, post_id: int) -> Post | None:
+def post_get_visible(*, viewer, post_id: int, to_render: bool = True) -> Post | None:
     """The post if the viewer may read it, else None (the API answers 404 either way).
 
     Deleted posts are gone for everyone. Moderators read everything else (they act on
     reports). Authors still see their own post once a moderator hid it (flagged is_hidden).
+    With to_render=False (likes: only the check and the author matter) the row comes back
+    with just its id, author and group, without the joined rows a rendered post needs, which
+    is most of this query's cost.
     """
-    queryset = posts_for_viewer(viewer=viewer).filter(pk=post_id, deleted_at__isnull=True)
+    if to_render:
+        queryset = posts_for_viewer(viewer=viewer)
+    else:
+        queryset = Post.objects.only("id", "author_id", "group_id")
+    queryset = queryset.filter(pk=post_id, deleted_at__isnull=True)
     post = queryset.filter(_post_readable_q(viewer)).first()
     # Ask for the viewer's permissions (two queries) only when the audience rule said no:
     # likes, comments and post pages of ordinary members then cost one query, not three.

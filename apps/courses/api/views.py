@@ -250,7 +250,9 @@ class EnrollmentView(APIView):
 class LessonCompleteView(APIView):
     @extend_schema(request=None, responses={200: s.ProgressOutput}, tags=["enrollment"])
     def post(self, request, lesson_id: int):
-        lesson = selectors.lesson_get_visible(lesson_id=lesson_id, user=request.user)
+        lesson = selectors.lesson_get_visible(
+            lesson_id=lesson_id, user=request.user, to_render=False
+        )
         enrollment = services.lesson_complete(user=request.user, lesson=lesson)
         body = {
             "lesson_id": lesson.pk,

@@ -59,8 +59,8 @@ def _input(serializer_class, request) -> dict:
     return data.validated_data
 
 
-def _visible_post(request, post_id: int):
-    post = selectors.post_get_visible(viewer=request.user, post_id=post_id)
+def _visible_post(request, post_id: int, *, to_render: bool = True):
+    post = selectors.post_get_visible(viewer=request.user, post_id=post_id, to_render=to_render)
     if post is None:
         raise Http404
     return post
@@ -167,7 +167,7 @@ class PostLikeView(WriteThrottled, APIView):
     @extend_schema(request=None, responses={200: s.LikeOutput, 201: s.LikeOutput}, tags=["social"])
     def post(self, request, post_id: int):
         """Like (idempotent): 201 when this call created the like, 200 when it existed."""
-        post = _visible_post(request, post_id)
+        post = _visible_post(request, post_id, to_render=False)
         created, like_count = services.like_create(user=request.user, post=post)
         return Response(
             s.LikeOutput({"liked": True, "like_count": like_count}).data,
@@ -177,7 +177,7 @@ class PostLikeView(WriteThrottled, APIView):
     @extend_schema(responses={200: s.LikeOutput}, tags=["social"])
     def delete(self, request, post_id: int):
         """Unlike (idempotent)."""
-        post = _visible_post(request, post_id)
+        post = _visible_post(request, post_id, to_render=False)
         like_count = services.like_delete(user=request.user, post=post)
         return Response(s.LikeOutput({"liked": False, "like_count": like_count}).data)
 
