@@ -183,6 +183,32 @@ def test_visibility_matrix_for_post_detail(cast, kind):
 
 
 @pytest.mark.parametrize("kind", list(MATRIX))
+def test_visibility_matrix_for_likes(cast, kind):
+    """Liking checks the same rule through its own lighter path (post_get_visible with
+    to_render=False): like and unlike work for readers, 404 for everyone else."""
+    post = _post(cast, kind)
+    for viewer in VIEWERS:
+        client = client_for(cast[viewer])
+        liked = client.post(f"/api/v1/posts/{post.pk}/like/")
+        unliked = client.delete(f"/api/v1/posts/{post.pk}/like/")
+        if viewer in MATRIX[kind]:
+            assert (liked.status_code, unliked.status_code) == (201, 200), (kind, viewer)
+        else:
+            assert_error(liked, 404, "not_found")
+            assert_error(unliked, 404, "not_found")
+
+
+def test_posts_of_deactivated_authors_take_no_likes_except_from_moderators(cast):
+    post = _post(cast, "public")
+    cast["author"].is_active = False
+    cast["author"].save()
+    assert_error(
+        client_for(cast["stranger"]).post(f"/api/v1/posts/{post.pk}/like/"), 404, "not_found"
+    )
+    assert client_for(cast["moderator"]).post(f"/api/v1/posts/{post.pk}/like/").status_code == 201
+
+
+@pytest.mark.parametrize("kind", list(MATRIX))
 def test_visibility_matrix_for_post_images(cast, kind):
     """A post's image (GET /api/v1/media/{id}/) is for whoever may read the post; its owner
     always sees their own file."""
