@@ -4,10 +4,11 @@
 
 One file per endpoint and phase (`<name>.<warmup|measure|profile>.tsv`), one request a
 line: method, path, access token, JSON body (tab-separated). Reads rotate over many users and
-objects. Writes are fresh work: each line is a (user, lesson) not yet completed by an enrolled
-learner, or a (user, post) not yet liked, never repeated across the two phases, so every
-measured write really inserts rows (and the idempotent "already done" path is not what is
-measured).
+objects. Writes are fresh work by the same active users (the READERS sample: the people using
+the app during the run both read and write): each line is a (user, lesson) not yet completed
+by an enrolled learner, or a (user, post) not yet liked, never repeated across the phases, so
+every measured write really inserts rows (and the idempotent "already done" path is not what
+is measured).
 """
 
 import argparse
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.writes:
         total = sum(WRITES.values())
         with connection.cursor() as cursor:
-            # One not-yet-completed lesson per sampled active enrollment: unique (user, lesson).
+            # Up to 8 lessons not yet completed per active enrollment of an active user: unique
+            # (user, lesson) pairs, in random order.
             cursor.execute(
                 "SELECT setseed(%s)", [rng.random() * 2 - 1]
             )  # reproducible sample when --seed is given
@@ -96,19 +98,19 @@ def main(argv: list[str] | None = None) -> int:
                 """
                 WITH e AS (
                     SELECT id, user_id, course_id FROM courses_enrollment
-                    WHERE status = 'active' ORDER BY random() LIMIT %s
+                    WHERE status = 'active' AND user_id = ANY(%s)
                 )
-                SELECT e.user_id, (
+                SELECT e.user_id, l.id FROM e CROSS JOIN LATERAL (
                     SELECT l.id FROM courses_lesson l
                     WHERE l.course_id = e.course_id AND NOT EXISTS (
                         SELECT 1 FROM courses_lessonprogress p
                         WHERE p.user_id = e.user_id AND p.lesson_id = l.id)
-                    ORDER BY l.position, l.id LIMIT 1)
-                FROM e
+                    ORDER BY l.position, l.id LIMIT 8) l
+                ORDER BY random() LIMIT %s
                 """,
-                [total],
+                [readers, total],
             )
-            completions = [(user, lesson) for user, lesson in cursor.fetchall() if lesson]
+            completions = cursor.fetchall()
             # Public posts outside groups by active people, liked by someone who has not yet.
             cursor.execute(
                 "SELECT p.id, p.author_id FROM social_post p JOIN accounts_user a"
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             candidates: set[tuple[int, int]] = set()
             while len(candidates) < total * 1.2 and posts:
                 post_id, author_id = rng.choice(posts)
-                user_id = rng.choice(user_ids)
+                user_id = rng.choice(readers)
                 if user_id != author_id:
                     candidates.add((user_id, post_id))
             pairs = list(candidates)

@@ -209,13 +209,33 @@ def _like_count(post: Post) -> int:
 def like_create(*, user, post: Post) -> tuple[bool, int]:
     """Like a post; returns (created, like_count). Liking twice changes nothing.
 
-    One INSERT that skips an existing like, then (when it inserted) one UPDATE returning the
-    new count: the unique constraint keeps concurrent likes exact."""
-    if insert_or_skip(Like, user_id=user.pk, post_id=post.pk) is None:
+    The like row skips an existing one (ON CONFLICT DO NOTHING) and the post's counter moves
+    only when it was inserted, so concurrent likes stay exact; on PostgreSQL both happen in
+    one statement."""
+    like_count = _like_insert_counted(user_id=user.pk, post_id=post.pk)
+    if like_count is None:
         return False, _like_count(post)
-    like_count = increment(Post, pk=post.pk, field="like_count")
     events.publish("like.created", user_id=user.pk, post_id=post.pk, post_author_id=post.author_id)
     return True, like_count
+
+
+def _like_insert_counted(*, user_id: int, post_id: int) -> int | None:
+    """Insert the like and bump the counter; the new count, or None if the like existed."""
+    if connection.vendor != "postgresql":
+        if insert_or_skip(Like, user_id=user_id, post_id=post_id) is None:
+            return None
+        return increment(Post, pk=post_id, field="like_count")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH liked AS ("
+            " INSERT INTO social_like (user_id, post_id, created_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING post_id)"
+            " UPDATE social_post SET like_count = like_count + 1"
+            " FROM liked WHERE social_post.id = liked.post_id RETURNING like_count",
+            [user_id, post_id, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @transaction.atomic(savepoint=False)

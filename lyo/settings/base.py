@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
 }
 
 # How long an API request may use a cached copy of its user's row (apps.accounts.authentication).
-AUTH_USER_CACHE_SECONDS = env.int("LYO_AUTH_USER_CACHE_SECONDS", default=60)
+AUTH_USER_CACHE_SECONDS = env.int("LYO_AUTH_USER_CACHE_SECONDS", default=300)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
