@@ -9,7 +9,9 @@ class NonAtomicAPIView(APIView):
 
     For the few endpoints whose failed attempts must leave a trace (sign-in: audit rows,
     lockout counters). Their services open their own transactions where they write together,
-    and the error handler does not mark a surrounding transaction for rollback.
+    and the error handler does not mark a surrounding transaction for rollback. Also for hot
+    read-only endpoints of a single query (the feed), where the transaction's BEGIN and COMMIT
+    would be two of its three round trips to the database.
     """
 
     atomic_request = False

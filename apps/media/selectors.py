@@ -37,6 +37,25 @@ def media_url(*, media: MediaFile | None) -> str | None:
     return storage.signed_url(media) if media is not None else None
 
 
+# The columns media_url and MediaRefOutput read, for apps that fetch files in their own SQL.
+REFERENCE_COLUMNS = (
+    "id",
+    "status",
+    "storage_key",
+    "content_type",
+    "original_filename",
+    "width",
+    "height",
+)
+
+
+def media_from_columns(values) -> MediaFile | None:
+    """A MediaFile (unsaved, for rendering only) from REFERENCE_COLUMNS' values in order;
+    None when the id is None (no file)."""
+    fields = dict(zip(REFERENCE_COLUMNS, values, strict=True))
+    return None if fields["id"] is None else MediaFile(**fields)
+
+
 def media_storage_used(*, owner) -> int:
     """Bytes the owner's files take (pending direct uploads count with their declared size)."""
     return MediaFile.objects.filter(owner=owner).aggregate(total=Coalesce(Sum("size"), 0))["total"]

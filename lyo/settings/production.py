@@ -18,6 +18,12 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# psycopg prepares what the few server-side-binding cursors run repeatedly (the feed's page
+# statement, apps.social.selectors); Django's own cursors never prepare. Set to false behind a
+# pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _postgresql and env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 # --- Redis: cache, sessions (cached_db), throttling and the Celery broker ---------------------
 REDIS_URL = env("REDIS_URL")

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import has_perm
+from apps.core.api import NonAtomicAPIView
 from apps.core.pagination import CursorPagination, PageNumberPagination
 from apps.core.throttling import WriteThrottled
 from apps.social import selectors, services
@@ -91,7 +92,10 @@ def _active_user(user_id: int):
 # --- Feed and posts --------------------------------------------------------------------------
 
 
-class FeedView(APIView):
+class FeedView(NonAtomicAPIView):
+    """Read-only, one statement: outside the request transaction, whose BEGIN and COMMIT
+    would add two round trips to PostgreSQL to the feed's one."""
+
     pagination_class = NewestFirst
 
     @extend_schema(responses=s.PostOutput(many=True), tags=["social"])
