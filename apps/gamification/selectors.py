@@ -9,11 +9,6 @@ from .levels import level_threshold
 from .models import Achievement, UserAchievement, UserStats, WeeklySnapshot, XPTransaction
 
 
-def stats_for_user(*, user) -> UserStats:
-    stats, _ = UserStats.objects.select_related("user").get_or_create(user=user)
-    return stats
-
-
 def level_and_xp(*, user_id: int) -> tuple[int, int]:
     """Read-only (no stats row is created for someone who never earned XP)."""
     row = UserStats.objects.filter(user_id=user_id).values_list("level", "xp_total").first()
@@ -50,14 +45,24 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
     key = _me_key(user.pk)
     snapshot = cache.get(key) if seconds else None
     if snapshot is None:
-        stats = stats_for_user(user=user)
+        # Read-only: someone who never earned XP has no stats row yet, and the defaults.
+        stats = UserStats.objects.filter(user_id=user.pk).values(
+            "level",
+            "longest_streak",
+            "last_active_date",
+            "streak_reminders",
+            xp=F("xp_total"),
+            stored_streak=F("current_streak"),
+        ).first() or {
+            "xp": 0,
+            "level": 1,
+            "stored_streak": 0,
+            "longest_streak": 0,
+            "last_active_date": None,
+            "streak_reminders": True,
+        }
         snapshot = {
-            "xp": stats.xp_total,
-            "level": stats.level,
-            "stored_streak": stats.current_streak,
-            "longest_streak": stats.longest_streak,
-            "last_active_date": stats.last_active_date,
-            "streak_reminders": stats.streak_reminders,
+            **stats,
             "achievements": list(
                 UserAchievement.objects.filter(user=user).values(
                     "unlocked_at",
