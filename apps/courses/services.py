@@ -366,17 +366,30 @@ def lesson_complete(*, user, lesson: Lesson) -> Enrollment:
     )
     # The lesson came with its course (lesson_get_visible); lesson changes recompute everyone's
     # progress anyway (_recompute_progress), so its count needs no second read here.
-    lesson_count = lesson.course.lesson_count
-    done = LessonProgress.objects.filter(enrollment=enrollment).count()
-    enrollment.progress_percent = min(100, done * 100 // max(lesson_count, 1))
-    fields = ["progress_percent", "updated_at"]
+    enrollment.progress_percent = _progress_recount(
+        enrollment_id=enrollment.pk, lesson_count=lesson.course.lesson_count
+    )
     if enrollment.progress_percent == 100 and enrollment.completed_at is None:
         enrollment.completed_at = timezone.now()
         enrollment.status = Enrollment.Status.COMPLETED
-        fields += ["completed_at", "status"]
+        enrollment.save(update_fields=["completed_at", "status", "updated_at"])
         events.publish("course.completed", user_id=user.pk, course_id=lesson.course_id)
-    enrollment.save(update_fields=fields)
     return enrollment
+
+
+def _progress_recount(*, enrollment_id: int, lesson_count: int) -> int:
+    """Count the enrollment's completed lessons and store the percentage, in one statement
+    (UPDATE ... RETURNING, where a COUNT then a save are two round trips)."""
+    progress, enrollments = LessonProgress._meta.db_table, Enrollment._meta.db_table
+    percent = f"(SELECT COUNT(*) FROM {progress} WHERE enrollment_id = %s) * 100 / %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {enrollments} SET updated_at = %s,"  # noqa: S608 (table names from models)
+            f" progress_percent = CASE WHEN {percent} > 100 THEN 100 ELSE {percent} END"
+            " WHERE id = %s RETURNING progress_percent",
+            [timezone.now(), *([enrollment_id, max(lesson_count, 1)] * 2), enrollment_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def _score(quiz: Quiz, answers: dict[str, list[int]]) -> int:
