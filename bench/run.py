@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--duration", type=float, default=float(os.environ.get("BENCH_SECONDS", 10))
     )
-    parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 5)))
+    parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 8)))
     parser.add_argument(
         "--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", 10))
     )

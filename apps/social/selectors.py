@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from psycopg.types.numeric import Int8
 
@@ -104,6 +104,16 @@ def post_get_visible(*, viewer, post_id: int, to_render: bool = True) -> Post | 
     return post
 
 
+_POST_FACTS = ("author_id", "group_id", "visibility", "is_hidden", "author_active", "group_private")
+_POST_FACTS_SQL = """
+SELECT p.author_id, p.group_id, p.visibility, p.is_hidden, a.is_active, g.is_private
+  FROM social_post p
+  JOIN accounts_user a ON a.id = p.author_id
+  LEFT JOIN social_studygroup g ON g.id = p.group_id
+ WHERE p.id = %s AND p.deleted_at IS NULL
+"""
+
+
 def _post_get_readable_facts(*, viewer, post_id: int) -> Post | None:
     """post_get_visible's rule (`_post_readable_q`) applied in Python to one plain row, for
     requests that only act on the post: a simple primary-key query instead of the audience
@@ -111,14 +121,12 @@ def _post_get_readable_facts(*, viewer, post_id: int) -> Post | None:
     only for followers-only and private-group posts. Returns a Post carrying id, author_id,
     group_id and visibility. tests/social/test_posts.py's visibility matrix runs both paths.
     """
-    row = (
-        Post.objects.filter(pk=post_id, deleted_at__isnull=True)
-        .values("author_id", "group_id", "visibility", "is_hidden")
-        .annotate(author_active=F("author__is_active"), group_private=F("group__is_private"))
-        .first()
-    )
-    if row is None:
+    with connection.cursor() as cursor:  # plain SQL: this is the whole cost of a like's check
+        cursor.execute(_POST_FACTS_SQL, [post_id])
+        found = cursor.fetchone()
+    if found is None:
         return None
+    row = dict(zip(_POST_FACTS, found, strict=True))
     post = Post(
         id=post_id,
         author_id=row["author_id"],
@@ -141,7 +149,8 @@ def _audience_admits(*, viewer, row: dict) -> bool:
         case Post.Visibility.FOLLOWERS:
             return Follow.objects.filter(follower=viewer, followee_id=row["author_id"]).exists()
         case Post.Visibility.GROUP:
-            if row["group_private"] is False:
+            # A group that is not private (None: no group; SQLite answers 0/1, not booleans).
+            if row["group_private"] is not None and not row["group_private"]:
                 return True
             return (
                 row["group_id"] is not None
@@ -169,8 +178,11 @@ def _feed_sources(user) -> tuple[list[int], list[int]]:
     groups = Membership.objects.filter(user=user, status=Membership.Status.ACTIVE).annotate(
         kind=Value("g")
     )
-    rows = followees.values_list("kind", "followee_id").union(
-        groups.values_list("kind", "group_id"), all=True
+    # No ORDER BY inside the union (the models' default ordering): SQLite refuses it.
+    rows = (
+        followees.order_by()
+        .values_list("kind", "followee_id")
+        .union(groups.order_by().values_list("kind", "group_id"), all=True)
     )
     followee_ids, group_ids = [], []
     for kind, source_id in rows:
