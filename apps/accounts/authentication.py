@@ -19,22 +19,20 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings
 
+from apps.core.cache import forget
+
 _KEY = "auth:user:v1:{}"
 _PERMISSIONS_KEY = "auth:permissions:v1:{}"
 
 
 def user_cache_forget(user_id) -> None:
-    keys = [_KEY.format(user_id), _PERMISSIONS_KEY.format(user_id)]
-    cache.delete_many(keys)
-    # A request that read the old row before this change commits must not keep it cached.
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    forget(_KEY.format(user_id), _PERMISSIONS_KEY.format(user_id))
 
 
 def forget_changed_user(sender, instance, action: str = "post_save", **kwargs) -> None:

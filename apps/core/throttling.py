@@ -12,20 +12,12 @@ Without Redis (the local settings' memory cache) DRF's implementation is used.
 
 import math
 
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework import throttling
 from rest_framework.permissions import SAFE_METHODS
 
+from .cache import redis_client
 from .http import client_ip
-
-
-def _redis():
-    if not settings.CACHES["default"]["BACKEND"].startswith("django_redis."):
-        return None
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
 
 
 class SimpleRateThrottle(throttling.SimpleRateThrottle):
@@ -39,7 +31,7 @@ class SimpleRateThrottle(throttling.SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        client = _redis()
+        client = redis_client()
         if client is None:
             return super().allow_request(request, view)
 

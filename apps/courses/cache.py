@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from apps.core.cache import forget
+
 CATALOG_VERSION_KEY = "courses:catalog:version"
 
 
@@ -75,16 +77,9 @@ def enrolled_courses_cached(*, user_id: int, compute: Callable[[], frozenset]) -
     seconds = settings.COURSES_CACHE_SECONDS
     if not seconds:
         return compute()
-    key = _enrolled_key(user_id)
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, timeout=seconds)
-    return value
+    return cache.get_or_set(_enrolled_key(user_id), compute, timeout=seconds)
 
 
 def enrolled_courses_invalidate(*, user_id: int) -> None:
     """Call inside the writing transaction."""
-    key = _enrolled_key(user_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    forget(_enrolled_key(user_id))

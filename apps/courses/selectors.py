@@ -1,5 +1,5 @@
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .cache import enrolled_courses_cached
@@ -27,10 +27,6 @@ def user_can_edit_course(*, user, instructor_id: int) -> bool:
         user.is_authenticated
         and (instructor_id == user.pk or user.has_perm("accounts.manage_all_courses"))
     )
-
-
-def _current_enrollments(*, user) -> QuerySet[Enrollment]:
-    return Enrollment.objects.filter(user=user).exclude(status=Enrollment.Status.CANCELLED)
 
 
 def enrolled_course_ids(*, user_id: int) -> frozenset[int]:
@@ -274,15 +270,10 @@ def courses_authored_for_export(*, user) -> list[dict]:
 
 def lesson_attachment_is_visible(user, media) -> bool:
     """Media visibility rule: a lesson's attachments are for whoever may open the lesson
-    (lesson_get_visible, then lesson_content_visible). One query; permissions are read only
-    for someone neither enrolled nor the instructor."""
-    lessons = Lesson.objects.filter(attachment_links__media=media).select_related("course")
-    if user.is_authenticated:
-        enrolled = _current_enrollments(user=user).filter(course=OuterRef("course"))
-        lessons = lessons.annotate(viewer_enrolled=Exists(enrolled))
-    lesson = lessons.first()
+    (lesson_get_visible, then lesson_content_visible). One query and the cached enrolled set;
+    permissions are read only for someone neither enrolled nor the instructor."""
+    lesson = Lesson.objects.filter(attachment_links__media=media).select_related("course").first()
     if lesson is None or _course_hidden_from(user=user, course=lesson.course):
         return False
-    return lesson_content_visible(
-        user=user, lesson=lesson, enrolled=getattr(lesson, "viewer_enrolled", False)
-    )
+    enrolled = user_is_enrolled(user=user, course_id=lesson.course_id)
+    return lesson_content_visible(user=user, lesson=lesson, enrolled=enrolled)

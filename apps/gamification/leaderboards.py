@@ -26,6 +26,8 @@ from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.core.cache import redis_client
+
 from .models import UserStats, XPTransaction
 
 PERIODS = ("daily", "weekly", "all-time")
@@ -41,13 +43,7 @@ class Standing:
 
 
 def redis_enabled() -> bool:
-    return settings.CACHES["default"]["BACKEND"].startswith("django_redis")
-
-
-def _redis():
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+    return redis_client() is not None
 
 
 def period_start(period: str, when: datetime) -> date | None:
@@ -81,7 +77,7 @@ def record_award(*, user_id: int, points: int, course_id: int | None, when: date
     if not redis_enabled() or not points:
         return
     scopes = ["global"] + ([f"course:{course_id}"] if course_id else [])
-    pipe = _redis().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     for period in PERIODS:
         for scope in scopes:
             name = key(period, scope, when)
@@ -118,7 +114,7 @@ def sql_scores(*, period: str, scope: str, when: datetime, user_ids=None) -> dic
 
 
 def redis_scores(*, period: str, scope: str, when: datetime) -> dict[int, int]:
-    raw = _redis().zrange(key(period, scope, when), 0, -1, withscores=True)
+    raw = redis_client().zrange(key(period, scope, when), 0, -1, withscores=True)
     return {int(member): int(score) for member, score in raw}
 
 
@@ -147,7 +143,7 @@ def top(
     when = when or timezone.now()
     if members is not None:
         if redis_enabled():
-            values = _redis().zmscore(key(period, "global", when), members)
+            values = redis_client().zmscore(key(period, "global", when), members)
             scores = {m: int(v) for m, v in zip(members, values, strict=True) if v}
         else:
             scores = sql_scores(period=period, scope="global", when=when, user_ids=members)
@@ -157,7 +153,7 @@ def top(
         standings = ranked(sql_scores(period=period, scope=scope, when=when))
         return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
 
-    client = _redis()
+    client = redis_client()
     name = key(period, scope, when)
     pipe = client.pipeline(transaction=False)
     pipe.zrevrange(name, 0, limit - 1, withscores=True)
@@ -184,7 +180,7 @@ def remove_user(*, user_id: int) -> int:
     listed them. Rare, so a scan of the `lb:*` keys is fine (as in `rebuild`)."""
     if not redis_enabled():
         return 0
-    client = _redis()
+    client = redis_client()
     names = list(client.scan_iter(match="lb:*", count=1000))
     removed = 0
     for start in range(0, len(names), 500):
@@ -225,7 +221,7 @@ def top_page(
     when = when or timezone.now()
     name = key(period, scope, when)
     page_key = cache.make_key(f"lb-page:{name}:{limit}")
-    client = _redis()
+    client = redis_client()
     pipe = client.pipeline(transaction=False)
     pipe.get(page_key)
     client.register_script(_STANDING_SCRIPT)(keys=[name], args=[viewer_id], client=pipe)
@@ -248,7 +244,7 @@ def rebuild(*, when: datetime | None = None) -> int:
     if not redis_enabled():
         return 0
     when = when or timezone.now()
-    client = _redis()
+    client = redis_client()
     for name in client.scan_iter(match="lb:*", count=1000):
         client.delete(name)
     _drop_pages(client)

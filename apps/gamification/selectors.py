@@ -2,8 +2,9 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
+
+from apps.core.cache import forget
 
 from .levels import level_threshold
 from .models import Achievement, UserAchievement, UserStats, WeeklySnapshot, XPTransaction
@@ -90,9 +91,7 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
 
 def me_summary_forget(*, user_id: int) -> None:
     """Call inside the transaction that changes the user's stats or achievements."""
-    key = _me_key(user_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    forget(_me_key(user_id))
 
 
 def followee_ids(*, user) -> list[int]:

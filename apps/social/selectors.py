@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from psycopg.types.numeric import Int8
 
@@ -733,33 +733,23 @@ def likes_for_export(*, user) -> list[dict]:
 def follows_for_export(*, user) -> dict[str, list[dict]]:
     """Whom the person follows and who follows them: the other person's id and display name
     (blank for deleted accounts) and since when."""
-    following = (
-        Follow.objects.filter(follower=user)
-        .order_by("created_at", "id")
-        .values("followee_id", "followee__display_name", "created_at")
-    )
-    followers = (
-        Follow.objects.filter(followee=user)
-        .order_by("created_at", "id")
-        .values("follower_id", "follower__display_name", "created_at")
-    )
+
+    def people(other: str, **mine) -> list[dict]:
+        rows = (
+            Follow.objects.filter(**mine)
+            .order_by("created_at", "id")
+            .values(
+                "created_at", user_id=F(f"{other}_id"), display_name=F(f"{other}__display_name")
+            )
+        )
+        return [
+            {"user_id": r["user_id"], "display_name": r["display_name"], "since": r["created_at"]}
+            for r in rows.iterator(chunk_size=2000)
+        ]
+
     return {
-        "following": [
-            {
-                "user_id": row["followee_id"],
-                "display_name": row["followee__display_name"],
-                "since": row["created_at"],
-            }
-            for row in following.iterator(chunk_size=2000)
-        ],
-        "followers": [
-            {
-                "user_id": row["follower_id"],
-                "display_name": row["follower__display_name"],
-                "since": row["created_at"],
-            }
-            for row in followers.iterator(chunk_size=2000)
-        ],
+        "following": people("followee", follower=user),
+        "followers": people("follower", followee=user),
     }
 
 
