@@ -42,6 +42,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
+    # Daily XP caps and streaks follow the time zone: it changes at most once a day.
+    timezone_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set through apps.media.services.media_attach (PATCH /me/); deleting the file clears it.
     avatar = models.ForeignKey(
         "media.MediaFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

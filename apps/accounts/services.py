@@ -1,6 +1,7 @@
 """Account use cases: registration, tokens, passwords, profile, roles, deletion, audit."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from allauth.account.adapter import get_adapter
@@ -240,11 +241,43 @@ def password_reset_request(*, request: HttpRequest, email: str) -> None:
 # --- Profile, roles, deletion ----------------------------------------------------------------
 
 
+TIMEZONE_CHANGE_INTERVAL = timedelta(hours=24)
+
+
+def _timezone_change(*, user: User, zone: str) -> list[str]:
+    """Set a new time zone, at most once per TIMEZONE_CHANGE_INTERVAL (daily XP caps and
+    streaks are counted in it); the fields to save. The row is locked, so two concurrent
+    changes cannot both pass the check."""
+    current, changed_at = (
+        User.objects.select_for_update()
+        .filter(pk=user.pk)
+        .values_list("timezone", "timezone_changed_at")
+        .get()
+    )
+    if zone == current:
+        return []
+    now = timezone.now()
+    if changed_at is not None and now < changed_at + TIMEZONE_CHANGE_INTERVAL:
+        allowed_from = changed_at + TIMEZONE_CHANGE_INTERVAL
+        raise exceptions.ValidationError(
+            {
+                "timezone": [
+                    "Your time zone can change once every 24 hours; the next change is "
+                    f"possible from {allowed_from.isoformat(timespec='seconds')}."
+                ]
+            }
+        )
+    user.timezone, user.timezone_changed_at = zone, now
+    return ["timezone", "timezone_changed_at"]
+
+
 @transaction.atomic
 def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
-    fields = [name for name in ("display_name", "bio", "timezone") if name in data]
+    fields = [name for name in ("display_name", "bio") if name in data]
     for name in fields:
         setattr(user, name, data[name])
+    if "timezone" in data:
+        fields += _timezone_change(user=user, zone=data["timezone"])
     if "avatar" in data and data["avatar"] != user.avatar_id:
         _avatar_replace(user=user, media_id=data["avatar"])
         fields.append("avatar")

@@ -97,7 +97,7 @@ class QuestionInline(admin.StackedInline):
 
 @admin.register(Quiz)
 class QuizAdmin(admin.ModelAdmin):
-    list_display = ("lesson", "pass_mark")
+    list_display = ("lesson", "pass_mark", "max_attempts", "attempt_window_hours")
     search_fields = ("lesson__title",)
     inlines = [QuestionInline]
 

@@ -140,15 +140,36 @@ class LessonAttachment(models.Model):
 
 
 class Quiz(models.Model):
+    """A lesson's quiz; the lesson completes on a passing attempt. Attempts are limited per
+    learner to `max_attempts` in any `attempt_window_hours` (each score tells how many answers
+    were right, so unlimited attempts would reveal the answer key)."""
+
+    DEFAULT_MAX_ATTEMPTS = 3
+    DEFAULT_ATTEMPT_WINDOW_HOURS = 24
+
     lesson = models.OneToOneField(Lesson, on_delete=models.CASCADE, related_name="quiz")
     pass_mark = models.PositiveSmallIntegerField(default=70, help_text="Percent needed to pass")
+    max_attempts = models.PositiveSmallIntegerField(
+        default=DEFAULT_MAX_ATTEMPTS, help_text="Attempts a learner may make per window"
+    )
+    attempt_window_hours = models.PositiveSmallIntegerField(
+        default=DEFAULT_ATTEMPT_WINDOW_HOURS, help_text="Length of that window, in hours"
+    )
 
     class Meta:
         verbose_name_plural = "quizzes"
         constraints = [
             models.CheckConstraint(
                 condition=Q(pass_mark__gte=0, pass_mark__lte=100), name="quiz_pass_mark_percent"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1, max_attempts__lte=100),
+                name="quiz_max_attempts_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(attempt_window_hours__gte=1, attempt_window_hours__lte=720),
+                name="quiz_attempt_window_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -97,19 +97,21 @@ def course_get_public(*, slug: str) -> Course:
 
 def lesson_get_visible(*, lesson_id: int, user, to_render: bool = True) -> Lesson:
     """The lesson if its course is visible to the user (404 otherwise). to_render=False (e.g.
-    completing it) loads only the ids, the course's slug, state and lesson count, not the
-    lesson's text or the instructor."""
+    completing it) loads only the ids, the course's slug, state and lesson count and the
+    lesson's quiz settings, not the lesson's text or the instructor."""
     lessons = Lesson.objects.select_related("course")
     if to_render:
         lessons = lessons.select_related("course__instructor")
     else:
-        lessons = lessons.only(
+        lessons = lessons.select_related("quiz").only(
             "id",
             "course_id",
             "course__slug",
             "course__status",
             "course__instructor_id",
             "course__lesson_count",
+            "quiz__id",
+            "quiz__pass_mark",
         )
     lesson = lessons.filter(pk=lesson_id).first()
     if lesson is None:
@@ -160,7 +162,16 @@ def reviews_for_course(*, course: Course) -> QuerySet[Review]:
 
 
 def completed_course_count(*, user_id: int) -> int:
-    return Enrollment.objects.filter(user_id=user_id, completed_at__isnull=False).count()
+    """Courses the user completed as a learner (not the ones they teach)."""
+    return (
+        Enrollment.objects.filter(user_id=user_id, completed_at__isnull=False)
+        .exclude(course__instructor_id=user_id)
+        .count()
+    )
+
+
+def course_instructor_id(*, course_id: int) -> int | None:
+    return Course.objects.filter(pk=course_id).values_list("instructor_id", flat=True).first()
 
 
 def course_cover_is_visible(user, media) -> bool:

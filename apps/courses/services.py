@@ -183,7 +183,14 @@ def _replace_quiz(lesson: Lesson, quiz_data: dict | None) -> None:
     Quiz.objects.filter(lesson=lesson).delete()
     if not quiz_data:
         return
-    quiz = Quiz.objects.create(lesson=lesson, pass_mark=quiz_data.get("pass_mark", 70))
+    quiz = Quiz.objects.create(
+        lesson=lesson,
+        pass_mark=quiz_data.get("pass_mark", 70),
+        max_attempts=quiz_data.get("max_attempts", Quiz.DEFAULT_MAX_ATTEMPTS),
+        attempt_window_hours=quiz_data.get(
+            "attempt_window_hours", Quiz.DEFAULT_ATTEMPT_WINDOW_HOURS
+        ),
+    )
     for position, question_data in enumerate(quiz_data["questions"]):
         question = Question.objects.create(
             quiz=quiz,
@@ -347,22 +354,61 @@ def enrollment_cancel(*, user, course: Course) -> None:
         enrolled_courses_invalidate(user_id=user.pk)
 
 
+class QuizNotPassed(Conflict):
+    default_detail = "Pass this lesson's quiz to complete it: there is no passing attempt yet."
+
+
+class QuizAttemptsUsedUp(exceptions.Throttled):
+    default_detail = "You have used every attempt this quiz allows for now."
+
+
+def _lesson_quiz(lesson: Lesson) -> Quiz | None:
+    try:
+        return lesson.quiz  # selected with the lesson by lesson_get_visible
+    except Quiz.DoesNotExist:
+        return None
+
+
+def _require_passed_quiz(*, user, lesson: Lesson) -> None:
+    """A quiz lesson completes on a passing attempt (or was completed before its quiz came)."""
+    quiz = _lesson_quiz(lesson)
+    if quiz is None:
+        return
+    passed = QuizAttempt.objects.filter(user=user, quiz=quiz, passed=True)
+    done = LessonProgress.objects.filter(user=user, lesson=lesson)
+    if not (passed.exists() or done.exists()):
+        missing = {"missing": "passing_quiz_attempt", "quiz_id": quiz.pk}
+        raise QuizNotPassed(details={**missing, "pass_mark": quiz.pass_mark})
+
+
 @transaction.atomic(savepoint=False)  # inside the request's transaction: no savepoint trips
 def lesson_complete(*, user, lesson: Lesson) -> Enrollment:
-    """Mark a lesson done (idempotent) and recompute progress in the same transaction.
+    """Mark a lesson done (idempotent) and recompute progress in the same transaction. A lesson
+    with a quiz completes only once the learner passed it (409 otherwise).
 
     The enrollment row is locked first, so concurrent completions of different lessons
     serialise on it: each sees the others' progress rows and the course completes exactly once.
     The progress row is one INSERT that skips an existing one (no savepoint round trips).
     """
     enrollment = _active_enrollment(user=user, course_id=lesson.course_id, lock=True)
+    _require_passed_quiz(user=user, lesson=lesson)
+    return _lesson_progress_record(user=user, lesson=lesson, enrollment=enrollment)
+
+
+def _lesson_progress_record(*, user, lesson: Lesson, enrollment: Enrollment) -> Enrollment:
+    """The lesson is done (its enrollment locked by the caller): progress, events, course end."""
     created = insert_or_skip(
         LessonProgress, user_id=user.pk, lesson_id=lesson.pk, enrollment_id=enrollment.pk
     )
     if created is None:
         return enrollment
+    instructor_id = lesson.course.instructor_id
     events.publish(
-        "lesson.completed", user_id=user.pk, lesson_id=lesson.pk, course_id=lesson.course_id
+        "lesson.completed",
+        user_id=user.pk,
+        lesson_id=lesson.pk,
+        course_id=lesson.course_id,
+        instructor_id=instructor_id,
     )
     # The lesson came with its course (lesson_get_visible); lesson changes recompute everyone's
     # progress anyway (_recompute_progress), so its count needs no second read here.
@@ -373,7 +419,12 @@ def lesson_complete(*, user, lesson: Lesson) -> Enrollment:
         enrollment.completed_at = timezone.now()
         enrollment.status = Enrollment.Status.COMPLETED
         enrollment.save(update_fields=["completed_at", "status", "updated_at"])
-        events.publish("course.completed", user_id=user.pk, course_id=lesson.course_id)
+        events.publish(
+            "course.completed",
+            user_id=user.pk,
+            course_id=lesson.course_id,
+            instructor_id=instructor_id,
+        )
     return enrollment
 
 
@@ -404,17 +455,40 @@ def _score(quiz: Quiz, answers: dict[str, list[int]]) -> int:
     return right * 100 // len(questions)
 
 
+def _require_attempt_left(*, user, quiz: Quiz) -> None:
+    """At most quiz.max_attempts in any quiz.attempt_window_hours; 429 with Retry-After (when
+    the oldest attempt of the window leaves it) otherwise. Callers hold the enrollment lock,
+    so concurrent attempts of one learner are counted one after the other."""
+    since = timezone.now() - timedelta(hours=quiz.attempt_window_hours)
+    recent = list(
+        QuizAttempt.objects.filter(user=user, quiz=quiz, created_at__gt=since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: quiz.max_attempts]
+    )
+    if len(recent) >= quiz.max_attempts:
+        wait = recent[-1] - since
+        raise QuizAttemptsUsedUp(
+            wait=max(wait.total_seconds(), 1),
+            detail=(
+                f"This quiz allows {quiz.max_attempts} attempts every "
+                f"{quiz.attempt_window_hours} hours."
+            ),
+        )
+
+
 @transaction.atomic
 def quiz_attempt_submit(*, user, lesson: Lesson, answers: dict[str, list[int]]) -> QuizAttempt:
-    """Score server-side; passing completes the lesson. Answers: {question_id: [choice_id]}."""
+    """Score server-side; passing completes the lesson. Answers: {question_id: [choice_id]}.
+    The attempt tells the score and whether it passed, never which answers were right."""
     quiz = Quiz.objects.filter(lesson=lesson).first()
     if quiz is None:
         raise exceptions.NotFound("This lesson has no quiz.")
-    _active_enrollment(user=user, course_id=lesson.course_id)
+    enrollment = _active_enrollment(user=user, course_id=lesson.course_id, lock=True)
     known = {str(pk) for pk in quiz.questions.values_list("id", flat=True)}
     unknown = set(answers) - known
     if unknown:
         raise exceptions.ValidationError({"answers": [f"Unknown question ids: {sorted(unknown)}"]})
+    _require_attempt_left(user=user, quiz=quiz)
     score = _score(quiz, answers)
     attempt = QuizAttempt.objects.create(
         user=user, quiz=quiz, answers=answers, score=score, passed=score >= quiz.pass_mark
@@ -428,13 +502,16 @@ def quiz_attempt_submit(*, user, lesson: Lesson, answers: dict[str, list[int]]) 
             quiz_id=quiz.pk,
             attempt_id=attempt.pk,
             score=score,
+            instructor_id=lesson.course.instructor_id,
         )
-        lesson_complete(user=user, lesson=lesson)
+        _lesson_progress_record(user=user, lesson=lesson, enrollment=enrollment)
     return attempt
 
 
 @transaction.atomic
 def review_create(*, user, course: Course, rating: int, text: str) -> Review:
+    if course.instructor_id == user.pk:
+        raise exceptions.PermissionDenied("You cannot review your own course.")
     if not Enrollment.objects.filter(user=user, course=course).exists():
         raise NotEnrolled("Only learners who enrolled can review this course.")
     try:

@@ -40,7 +40,7 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
     change (`me_summary_forget`); the streak itself is judged on every read, since it breaks at
     the learner's midnight without any write.
     """
-    from .services import streak_live
+    from .services import streak_current
 
     seconds = settings.GAMIFICATION_ME_CACHE_SECONDS
     key = _me_key(user.pk)
@@ -52,6 +52,8 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
             "longest_streak",
             "last_active_date",
             "streak_reminders",
+            "day_zone",
+            "day_ends_at",
             xp=F("xp_total"),
             stored_streak=F("current_streak"),
         ).first() or {
@@ -61,6 +63,8 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
             "longest_streak": 0,
             "last_active_date": None,
             "streak_reminders": True,
+            "day_zone": "",
+            "day_ends_at": None,
         }
         snapshot = {
             **stats,
@@ -80,10 +84,14 @@ def me_summary(*, user, now: datetime | None = None) -> dict:
         **snapshot,
         "xp_for_next_level": next_xp,
         "xp_to_next_level": max(next_xp - snapshot["xp"], 0),
-        "current_streak": streak_live(
-            streak=snapshot["stored_streak"],
-            last_active_date=snapshot["last_active_date"],
-            user=user,
+        "current_streak": streak_current(
+            stats=UserStats(
+                user=user,
+                current_streak=snapshot["stored_streak"],
+                last_active_date=snapshot["last_active_date"],
+                day_zone=snapshot.get("day_zone", ""),
+                day_ends_at=snapshot.get("day_ends_at"),
+            ),
             now=now,
         ),
     }

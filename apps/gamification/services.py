@@ -31,12 +31,38 @@ logger = logging.getLogger("lyo.gamification")
 LEARNING_ACTIONS = frozenset({"lesson.completed", "quiz.passed"})
 
 
-def _user_today(user, when: datetime) -> date:
+def _zone(name: str) -> zoneinfo.ZoneInfo:
     try:
-        zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
+        return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return when.astimezone(zone).date()
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _day_zone(stats: UserStats, when: datetime) -> zoneinfo.ZoneInfo:
+    """The zone whose calendar says which day `when` is, for daily caps and streaks: the zone in
+    force when the learner's current day began, until that day ends; after it, their profile's
+    zone. A time-zone change therefore applies from the next day: switching to a zone where
+    it is already tomorrow neither opens a fresh daily cap nor extends a streak."""
+    if stats.day_ends_at is not None and when < stats.day_ends_at and stats.day_zone:
+        return _zone(stats.day_zone)
+    return _zone(stats.user.timezone)
+
+
+def _learner_day(stats: UserStats, when: datetime) -> date:
+    return when.astimezone(_day_zone(stats, when)).date()
+
+
+def _learner_day_begin(stats: UserStats, when: datetime) -> date:
+    """`_learner_day`, recording the zone and end of a day that begins now (stats locked)."""
+    zone = _day_zone(stats, when)
+    today = when.astimezone(zone).date()
+    if stats.day_ends_at is None or when >= stats.day_ends_at:
+        stats.day_zone = zone.key
+        stats.day_ends_at = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
+        UserStats.objects.filter(pk=stats.pk).update(
+            day_zone=stats.day_zone, day_ends_at=stats.day_ends_at
+        )
+    return today
 
 
 def _locked_stats(user_id: int) -> UserStats:
@@ -63,7 +89,7 @@ def xp_award(
     stats = _locked_stats(user_id)
     if XPTransaction.objects.filter(source_key=source_key).exists():
         return None
-    today = _user_today(stats.user, occurred_at)
+    today = _learner_day_begin(stats, occurred_at)
 
     amount = rule.points if points is None else points
     if rule.daily_cap is not None:
@@ -123,21 +149,13 @@ def _streak_touch(stats: UserStats, today: date) -> bool:
     return continued
 
 
-def streak_live(*, streak: int, last_active_date: date | None, user, now=None) -> int:
-    """The streak as it stands now: a missed day (in the user's zone) means it is broken."""
-    if last_active_date is None:
-        return 0
-    today = _user_today(user, now or timezone.now())
-    return streak if last_active_date >= today - timedelta(days=1) else 0
-
-
 def streak_current(*, stats: UserStats, now: datetime | None = None) -> int:
-    return streak_live(
-        streak=stats.current_streak,
-        last_active_date=stats.last_active_date,
-        user=stats.user,
-        now=now,
-    )
+    """The streak as it stands now: a missed day (in the learner's day zone) means it is
+    broken. Reads the stats row only (its `user` too)."""
+    if stats.last_active_date is None:
+        return 0
+    today = _learner_day(stats, now or timezone.now())
+    return stats.current_streak if stats.last_active_date >= today - timedelta(days=1) else 0
 
 
 @transaction.atomic
@@ -209,10 +227,32 @@ def achievement_grant(*, user_id: int, achievement: Achievement) -> UserAchievem
 # --- From domain events ----------------------------------------------------------------------
 
 
+COURSE_ACTIONS = frozenset({"lesson.completed", "quiz.passed", "course.completed"})
+
+
+def _earned_from_own_content(name: str, payload: dict[str, Any]) -> bool:
+    """Self-dealing earns nothing: learning in a course one teaches, or commenting on one's own
+    post or replying to one's own comment. The action itself stands; only its XP is refused
+    (README, "Abuse of the learning and social rules", lists every rule)."""
+    user = payload["user_id"]
+    if name in COURSE_ACTIONS:
+        from apps.courses.selectors import course_instructor_id
+
+        instructor = payload.get("instructor_id") or course_instructor_id(
+            course_id=payload["course_id"]
+        )
+        return instructor == user
+    if name == "comment.created":
+        return user in (payload.get("post_author_id"), payload.get("parent_author_id"))
+    return False
+
+
 def xp_award_for_event(*, name: str, payload: dict[str, Any], occurred_at: datetime) -> list:
     """Translate a domain event into awards, each with its own once-only source key."""
     user = payload["user_id"]
     awards: list[dict[str, Any]] = []
+    if _earned_from_own_content(name, payload):
+        return []
     match name:
         case "lesson.completed":
             awards.append(
@@ -287,8 +327,9 @@ def streak_reminders_send(*, now: datetime | None = None) -> int:
         user__is_active=True,
     ).select_related("user")
     for stats in candidates.iterator(chunk_size=500):
-        today = _user_today(stats.user, now)
-        local_hour = now.astimezone(zoneinfo.ZoneInfo(stats.user.timezone or "UTC")).hour
+        zone = _day_zone(stats, now)
+        today = now.astimezone(zone).date()
+        local_hour = now.astimezone(zone).hour
         due = (
             stats.last_active_date == today - timedelta(days=1)
             and local_hour >= settings.STREAK_REMINDER_LOCAL_HOUR

@@ -10,7 +10,19 @@ from typing import Any
 import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from psycopg.types.numeric import Int8
 
@@ -533,7 +545,8 @@ def _groups_for_viewer(viewer) -> QuerySet[StudyGroup]:
 
 def groups_list(*, viewer, q: str = "", mine: bool = False) -> QuerySet[StudyGroup]:
     """Public groups and the viewer's own (member or with a pending request); `mine` keeps
-    only the latter. Ordered by name."""
+    only the latter. Ordered by name; `q` searches the names the viewer may read (not those
+    of private groups they only asked to join: see `group_details_visible`)."""
     has_membership = Exists(Membership.objects.filter(group=OuterRef("pk"), user=viewer))
     queryset = _groups_for_viewer(viewer)
     queryset = (
@@ -541,14 +554,33 @@ def groups_list(*, viewer, q: str = "", mine: bool = False) -> QuerySet[StudyGro
         if mine
         else queryset.filter(Q(is_private=False) | has_membership)
     )
+    readable = Q(is_private=False) | Q(pk__in=_active_group_ids(viewer))
     if q:
-        queryset = queryset.filter(name__icontains=q)
-    return queryset.order_by("name", "id")
+        queryset = queryset.filter(readable, name__icontains=q)
+    # Sealed groups come last, by id: their place among the others must not hint at the name.
+    sealed = Case(When(readable, then=Value(False)), default=Value(True))
+    sort_name = Case(When(readable, then=F("name")), default=Value(""))
+    return queryset.order_by(sealed, sort_name, "id")
+
+
+def group_details_visible(*, viewer, group: StudyGroup) -> bool:
+    """Whether the viewer may read what a group is (name, description, owner, course, member
+    count): anyone for a public group; for a private one its active members and moderators.
+    Someone who asked to join a private group sees its id and their own request, nothing more,
+    so a join request never reveals what the group is (GroupOutput renders it sealed).
+    Uses the membership `_groups_for_viewer` prefetched; asks for permissions last."""
+    if not group.is_private:
+        return True
+    mine = group.viewer_memberships
+    if mine and mine[0].is_active:
+        return True
+    return user_is_moderator(user=viewer)
 
 
 def group_get_visible(*, viewer, group_id: int) -> StudyGroup | None:
     """The group if the viewer may see it: public groups, groups they belong to or asked to
-    join, and every group for moderators. Others get None (404: private groups stay secret)."""
+    join (sealed, see `group_details_visible`), and every group for moderators. Others get
+    None (404: private groups stay secret)."""
     queryset = _groups_for_viewer(viewer).filter(pk=group_id)
     if not user_is_moderator(user=viewer):
         queryset = queryset.filter(
@@ -754,14 +786,29 @@ def follows_for_export(*, user) -> dict[str, list[dict]]:
 
 
 def memberships_for_export(*, user) -> list[dict]:
+    """The person's memberships and join requests; a private group they only asked to join
+    is named by its id alone (see `group_details_visible`)."""
     memberships = (
         Membership.objects.filter(user=user)
         .order_by("created_at", "id")
-        .values("group_id", "group__name", "role", "status", "created_at", "approved_at")
+        .values(
+            "group_id",
+            "group__name",
+            "group__is_private",
+            "role",
+            "status",
+            "created_at",
+            "approved_at",
+        )
     )
+
+    def name(row) -> str | None:
+        sealed = row["group__is_private"] and row["status"] == Membership.Status.PENDING
+        return None if sealed else row["group__name"]
+
     return [
         {
-            "group": _group_ref(row["group_id"], row["group__name"]),
+            "group": _group_ref(row["group_id"], name(row)),
             "role": row["role"],
             "status": row["status"],
             "requested_at": row["created_at"],

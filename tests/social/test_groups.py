@@ -68,17 +68,18 @@ def test_list_shows_public_groups_and_mine(user_client, user, private_group):
 
     body = user_client.get(GROUPS).json()
     assert {"count", "next", "previous", "results"} <= set(body)
-    names = [g["name"] for g in body["results"]]
-    assert names == ["A public", "B mine", "C asked"]  # not the foreign private group
-    by_name = {g["name"]: g for g in body["results"]}
-    assert by_name["A public"]["my_membership"] is None
-    asked_membership = by_name["C asked"]["my_membership"]
+    ids = [g["id"] for g in body["results"]]
+    assert ids == [public.pk, mine_private.pk, asked.pk]  # not the foreign private group
+    by_id = {g["id"]: g for g in body["results"]}
+    assert by_id[public.pk]["my_membership"] is None
+    asked_membership = by_id[asked.pk]["my_membership"]
     assert (asked_membership["role"], asked_membership["status"]) == ("member", "pending")
     assert asked_membership["approved_at"] is None
-    assert by_name["B mine"]["member_count"] == 2
+    assert by_id[asked.pk]["name"] is None  # sealed until approved (issue 13, item 10)
+    assert by_id[mine_private.pk]["member_count"] == 2
 
     mine = user_client.get(GROUPS, {"mine": "true"}).json()["results"]
-    assert [g["name"] for g in mine] == ["B mine", "C asked"]
+    assert [g["id"] for g in mine] == [mine_private.pk, asked.pk]
     assert [g["id"] for g in user_client.get(GROUPS, {"q": "publ"}).json()["results"]] == [
         public.pk
     ]

@@ -181,7 +181,9 @@ class ExportAuthoredCourse(serializers.Serializer):
 
 class ExportGroupRef(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(
+        allow_null=True, help_text="Null for a private group you only asked to join."
+    )
 
 
 class ExportPost(serializers.Serializer):

@@ -2,9 +2,12 @@ from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.courses.models import Category, Course, Question
+from apps.courses.markdown import lesson_html_for_reader
+from apps.courses.models import Category, Course, Question, Quiz
 from apps.courses.services import MAX_LESSON_ATTACHMENTS
+from apps.media import selectors as media_selectors
 from apps.media.api.serializers import MediaRefOutput
+from apps.media.policies import IMAGE_TYPES
 
 
 class UserSummary(serializers.Serializer):
@@ -87,6 +90,18 @@ class QuestionInput(serializers.Serializer):
 
 class QuizInput(serializers.Serializer):
     pass_mark = serializers.IntegerField(min_value=0, max_value=100, default=70)
+    max_attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        default=Quiz.DEFAULT_MAX_ATTEMPTS,
+        help_text="Attempts a learner may make per window.",
+    )
+    attempt_window_hours = serializers.IntegerField(
+        min_value=1,
+        max_value=720,
+        default=Quiz.DEFAULT_ATTEMPT_WINDOW_HOURS,
+        help_text="Length of the attempt window, in hours.",
+    )
     questions = QuestionInput(many=True, min_length=1, max_length=50)
 
 
@@ -149,6 +164,8 @@ class QuestionOutput(serializers.Serializer):
 class QuizOutput(serializers.Serializer):
     id = serializers.IntegerField()
     pass_mark = serializers.IntegerField()
+    max_attempts = serializers.IntegerField(help_text="Attempts per window; then 429.")
+    attempt_window_hours = serializers.IntegerField()
     questions = QuestionOutput(many=True, source="questions.all")
 
 
@@ -180,7 +197,18 @@ class LessonOutput(serializers.Serializer):
         return self._visible(lesson)
 
     def get_body_html(self, lesson) -> str | None:
-        return lesson.body_html if self._visible(lesson) else None
+        """Images only from the lesson's own image attachments, as fresh signed URLs."""
+        if not self._visible(lesson):
+            return None
+        if "<img" not in lesson.body_html:
+            return lesson.body_html
+        # Prefetched with their files by selectors.lessons_for_course.
+        image_urls = {
+            str(link.media_id): media_selectors.media_url(media=link.media)
+            for link in lesson.attachment_links.all()
+            if link.media.content_type in IMAGE_TYPES and link.media.is_ready
+        }
+        return lesson_html_for_reader(lesson.body_html, image_urls)
 
     def get_video_url(self, lesson) -> str | None:
         return lesson.video_url if self._visible(lesson) else None

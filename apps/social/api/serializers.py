@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.media.api.serializers import MediaRefOutput
+from apps.social import selectors
 from apps.social.models import Membership, Post, Report
 from apps.social.services import COMMENT_BODY_MAX, POST_BODY_MAX
 
@@ -183,18 +184,32 @@ class MembershipOutput(serializers.Serializer):
     approved_at = serializers.DateTimeField(allow_null=True)
 
 
+_SEALED = "Null when the group is sealed: a private group you only asked to join."
+
+
 class GroupOutput(serializers.Serializer):
+    """A group; sealed (only `id`, `is_private` and `my_membership`, the rest null) for someone
+    whose request to join a private group is pending. Needs context {"viewer": user}."""
+
     id = serializers.IntegerField()
-    name = serializers.CharField()
-    description = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text=_SEALED)
+    description = serializers.CharField(allow_null=True, help_text=_SEALED)
     is_private = serializers.BooleanField()
-    owner = UserSummaryOutput()
+    owner = UserSummaryOutput(allow_null=True, help_text=_SEALED)
     course = CourseSummaryField(allow_null=True)
-    member_count = serializers.IntegerField()
+    member_count = serializers.IntegerField(allow_null=True, help_text=_SEALED)
     my_membership = serializers.SerializerMethodField(
         help_text="Your membership (or join request); null when you have none."
     )
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(allow_null=True, help_text=_SEALED)
+
+    SEALED_FIELDS = ("name", "description", "owner", "course", "member_count", "created_at")
+
+    def to_representation(self, group):
+        data = super().to_representation(group)
+        if not selectors.group_details_visible(viewer=self.context["viewer"], group=group):
+            data.update(dict.fromkeys(self.SEALED_FIELDS))
+        return data
 
     @extend_schema_field(MembershipOutput(allow_null=True))
     def get_my_membership(self, group) -> dict | None:

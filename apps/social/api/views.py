@@ -42,10 +42,15 @@ class NotificationPagination(NewestFirst):
         return schema
 
 
-def paginated(view: APIView, queryset, serializer_class):
+def paginated(view: APIView, queryset, serializer_class, context: dict | None = None):
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    data = serializer_class(page, many=True, context=context or {}).data
+    return paginator.get_paginated_response(data)
+
+
+def _group_data(request, group) -> dict:
+    return s.GroupOutput(group, context={"viewer": request.user}).data
 
 
 def _query(serializer_class, request) -> dict:
@@ -306,7 +311,7 @@ class GroupListCreateView(APIView):
         groups = selectors.groups_list(
             viewer=request.user, q=query.get("q", ""), mine=query["mine"]
         )
-        return paginated(self, groups, s.GroupOutput)
+        return paginated(self, groups, s.GroupOutput, context={"viewer": request.user})
 
     @extend_schema(request=s.GroupCreateInput, responses={201: s.GroupOutput}, tags=["groups"])
     def post(self, request):
@@ -319,14 +324,15 @@ class GroupListCreateView(APIView):
             course_id=data.get("course"),
         )
         group = selectors.group_get_visible(viewer=request.user, group_id=group.pk)
-        return Response(s.GroupOutput(group).data, status=status.HTTP_201_CREATED)
+        return Response(_group_data(request, group), status=status.HTTP_201_CREATED)
 
 
 class GroupDetailView(APIView):
     @extend_schema(responses={200: s.GroupOutput}, tags=["groups"])
     def get(self, request, group_id: int):
-        """A private group is visible to its members and to people who asked to join."""
-        return Response(s.GroupOutput(_visible_group(request, group_id)).data)
+        """A private group is visible to its members; to someone who asked to join it, sealed
+        (its id and their request, nothing of what the group is)."""
+        return Response(_group_data(request, _visible_group(request, group_id)))
 
     @extend_schema(request=s.GroupUpdateInput, responses={200: s.GroupOutput}, tags=["groups"])
     def patch(self, request, group_id: int):
@@ -334,7 +340,7 @@ class GroupDetailView(APIView):
         group = _visible_group(request, group_id)
         data = _input(s.GroupUpdateInput, request)
         services.group_update(group=group, actor=request.user, data=data)
-        return Response(s.GroupOutput(_visible_group(request, group_id)).data)
+        return Response(_group_data(request, _visible_group(request, group_id)))
 
 
 class GroupJoinView(WriteThrottled, APIView):
@@ -347,7 +353,9 @@ class GroupJoinView(WriteThrottled, APIView):
     )
     def post(self, request, group_id: int):
         """Join a public group (active at once) or ask to join a private one (pending; the
-        owner and admins are notified). Idempotent: 201 when created, 200 when it existed."""
+        owner and admins are notified). Idempotent: 201 when created, 200 when it existed.
+        The answer is the caller's own membership (group id, role, status): asking to join a
+        private group reveals nothing of it, and the group stays sealed until approved."""
         group = _existing_group(group_id)
         membership, created = services.group_join(group=group, user=request.user)
         return Response(
@@ -424,7 +432,7 @@ class GroupTransferView(APIView):
         group = _visible_group(request, group_id)
         data = _input(s.GroupTransferInput, request)
         services.group_transfer_ownership(group=group, actor=request.user, **data)
-        return Response(s.GroupOutput(_visible_group(request, group_id)).data)
+        return Response(_group_data(request, _visible_group(request, group_id)))
 
 
 class GroupPostsView(APIView):
