@@ -149,11 +149,16 @@ class Quiz(models.Model):
 
     lesson = models.OneToOneField(Lesson, on_delete=models.CASCADE, related_name="quiz")
     pass_mark = models.PositiveSmallIntegerField(default=70, help_text="Percent needed to pass")
+    # Database defaults too: the previous release's code inserts quizzes without them.
     max_attempts = models.PositiveSmallIntegerField(
-        default=DEFAULT_MAX_ATTEMPTS, help_text="Attempts a learner may make per window"
+        default=DEFAULT_MAX_ATTEMPTS,
+        db_default=DEFAULT_MAX_ATTEMPTS,
+        help_text="Attempts a learner may make per window",
     )
     attempt_window_hours = models.PositiveSmallIntegerField(
-        default=DEFAULT_ATTEMPT_WINDOW_HOURS, help_text="Length of that window, in hours"
+        default=DEFAULT_ATTEMPT_WINDOW_HOURS,
+        db_default=DEFAULT_ATTEMPT_WINDOW_HOURS,
+        help_text="Length of that window, in hours",
     )
 
     class Meta:

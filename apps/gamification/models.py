@@ -71,7 +71,7 @@ class UserStats(models.Model):
     last_active_date = models.DateField(null=True, blank=True)
     # The learner's current day for caps and streaks: the zone it is counted in (their zone
     # when it began) and when it ends; a time-zone change applies from the next day.
-    day_zone = models.CharField(max_length=64, blank=True, default="")
+    day_zone = models.CharField(max_length=64, blank=True, default="", db_default="")
     day_ends_at = models.DateTimeField(null=True, blank=True)
     streak_reminders = models.BooleanField(default=True)
     last_reminded_on = models.DateField(null=True, blank=True)

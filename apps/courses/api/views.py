@@ -216,6 +216,9 @@ class QuizAttemptView(APIView):
         request=s.QuizAttemptInput, responses={201: s.QuizAttemptOutput}, tags=["lessons"]
     )
     def post(self, request, lesson_id: int):
+        """Submit answers; the answer is the score and whether it passed (never which answers
+        were right). A pass completes the lesson. At most `max_attempts` per
+        `attempt_window_hours` (the quiz's settings); beyond, 429 with Retry-After."""
         lesson = selectors.lesson_get_visible(lesson_id=lesson_id, user=request.user)
         data = s.QuizAttemptInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -250,6 +253,8 @@ class EnrollmentView(APIView):
 class LessonCompleteView(APIView):
     @extend_schema(request=None, responses={200: s.ProgressOutput}, tags=["enrollment"])
     def post(self, request, lesson_id: int):
+        """Mark the lesson done (idempotent). A lesson with a quiz completes by passing the
+        quiz: 409 until the learner has a passing attempt."""
         lesson = selectors.lesson_get_visible(
             lesson_id=lesson_id, user=request.user, to_render=False
         )
