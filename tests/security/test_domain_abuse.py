@@ -124,6 +124,20 @@ def test_item11_time_zone_changes_at_most_once_a_day(user_client, user):
     assert later.status_code == 200 and later.json()["timezone"] == "America/New_York"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_item11_concurrent_time_zone_changes_let_one_through():
+    user = UserFactory()
+    zones = ["Asia/Tokyo", "Europe/Paris", "America/Denver", "Australia/Perth"]
+
+    def change(index: int) -> int:
+        response = client_for(user).patch("/api/v1/me/", {"timezone": zones[index]}, format="json")
+        return response.status_code
+
+    statuses = run_concurrently(len(zones), change)
+    assert sorted(statuses) == [200] + [400] * (len(zones) - 1)
+    assert User.objects.get(pk=user.pk).timezone == zones[statuses.index(200)]
+
+
 # 20:00 UTC on June 1st: 16:00 on June 1st in New York, already 05:00 on June 2nd in Tokyo.
 EVENING_IN_NEW_YORK = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)
 
