@@ -85,9 +85,11 @@ MIDDLEWARE = [
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    # ModelBackend with each user's permission set cached (apps.accounts.authentication).
+    # ModelBackend with each user's permission set cached (apps.accounts.authentication). The
+    # only one: it finds the account by its canonical email (User.objects.get_by_natural_key)
+    # for the API, the browser login and the admin alike; allauth's backend matched other
+    # spellings.
     "apps.accounts.authentication.CachedPermissionsBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 # Failed sign-ins (API token, browser and admin) per email and per IP before a cooling period.
@@ -117,7 +119,8 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
-    "login_failed": f"10/m/ip,{LOGIN_MAX_FAILURES}/{LOGIN_LOCKOUT_SECONDS}s/key",
+    # Failed browser logins count in apps.accounts.lockout (AccountAdapter.pre_authenticate).
+    "login_failed": None,
 }
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
