@@ -30,8 +30,22 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, username: str):
-        # The one sign-in lookup (API, browser, admin): unique, so never MultipleObjectsReturned.
-        return self.get(email_canonical=canonical_email(username))
+        # The sign-in lookup of the API, the browser and the admin: one account or none.
+        user = self.get_by_email(username)
+        if user is None:
+            raise self.model.DoesNotExist
+        return user
+
+    def get_by_email(self, email: str):
+        """The account an address names, in any spelling; never more than one."""
+        canonical = canonical_email(email)
+        user = self.filter(email_canonical=canonical).first()
+        if user is None:
+            # A row the previous release wrote during a rollout has no identity yet; no one
+            # else holds it, so the row stored with exactly this address is the account
+            # (`manage.py email_collisions --adopt` gives it its identity).
+            user = self.filter(email_canonical__isnull=True, email=canonical).first()
+        return user
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:

@@ -7,7 +7,7 @@ from .models import AuditEvent, User
 
 def user_by_email(*, email: str) -> User | None:
     """The account an address names, whatever its spelling (one canonical form, unique)."""
-    return User.objects.filter(email_canonical=canonical_email(email)).first()
+    return User.objects.get_by_email(email)
 
 
 def users_without_email_identity() -> list[tuple[User, str, User | None]]:

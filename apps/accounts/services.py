@@ -160,6 +160,12 @@ def email_verification_resend(*, request: HttpRequest, email: str) -> None:
         consume_email_verification_rate_limit(request, canonical_email(email))
 
 
+def user_email_identity_adopt(*, user: User) -> None:
+    """Give an account without one its canonical email (an operator's repair, see
+    `manage.py email_collisions`); IntegrityError if another account holds it."""
+    user.save(update_fields=["email"])  # save() derives email_canonical from email
+
+
 def email_is_verified(*, user: User) -> bool:
     return EmailAddress.objects.filter(user=user, verified=True).exists()
 

@@ -261,7 +261,19 @@ def test_migration_keeps_the_verified_oldest_row_and_reports_the_others(capsys):
     call_command("email_collisions")
     listed = capsys.readouterr().out
     assert f"user {lookalike.pk} " in listed and f"held by user {owner.pk} " in listed
-    assert "2 account(s) cannot sign in" in listed
+    assert "2 account(s) left without a canonical email" in listed
+
+
+def test_a_row_written_during_a_rollout_signs_in_and_is_adopted(capsys):
+    """The previous release's code (no canonical column) may register someone while the new
+    release is rolling out: that row signs in, and the operator command gives it its identity."""
+    window = UserFactory(email="window@mail.test")
+    User.objects.filter(pk=window.pk).update(email_canonical=None)
+    assert api_sign_in("WINDOW@mail.test") == 200
+    call_command("email_collisions", "--adopt")
+    assert f"user {window.pk} <window@mail.test> now holds" in capsys.readouterr().out
+    window.refresh_from_db()
+    assert window.email_canonical == "window@mail.test"
 
 
 # --- Item 3: one budget per account, whatever the spelling -------------------------------------
