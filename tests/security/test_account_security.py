@@ -52,8 +52,13 @@ DISTINCT_LOOKALIKES = {
     "dotted capital I (U+0130)": "f\u0130ona.kiss@mail.test",
     "Cyrillic a (U+0430)": "fion\u0430.kiss@mail.test",
     "Greek omicron (U+03BF)": "fi\u03bfna.kiss@mail.test",
-    "Cyrillic domain": "fiona.kiss@m\u0430il.test",
     "combining dot below": "fiona.kis\u0323s@mail.test",
+}
+# A domain with look-alike letters is another domain: registrable, stored and shown in its
+# ASCII `xn--` form, and never the owner's account.
+LOOKALIKE_DOMAINS = {
+    "Cyrillic a in the domain": "fiona.kiss@m\u0430il.test",
+    "Greek alpha in the domain": "fiona.kiss@m\u03b1il.test",
 }
 SAME = pytest.mark.parametrize("spelling", SAME_IDENTITY.values(), ids=SAME_IDENTITY.keys())
 DISTINCT = pytest.mark.parametrize(
@@ -119,6 +124,30 @@ def test_every_same_identity_spelling_has_the_owners_canonical_form(spelling):
 def test_distinct_lookalikes_keep_another_canonical_form_that_is_not_ascii(spelling):
     assert canonical_email(spelling) != OWNER
     assert not canonical_email(spelling).isascii()
+
+
+@pytest.mark.parametrize("spelling", LOOKALIKE_DOMAINS.values(), ids=LOOKALIKE_DOMAINS.keys())
+def test_item1_lookalike_domain_is_another_visibly_different_account(
+    owner, spelling, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = APIClient().post(
+            REGISTER, {"email": spelling, "password": NEW_PASSWORD, "display_name": "Mallory"}
+        )
+    assert response.status_code == 201
+    stored = response.json()["email"]
+    assert stored.isascii() and "xn--" in stored.split("@")[1]
+    assert User.objects.get(email=stored).email_canonical == stored
+    assert [m.to for m in mail.outbox] == [[stored]]
+    for path in ("api", "browser", "admin"):
+        assert signs_in(path, OWNER), path
+        assert not signs_in(path, spelling, NEW_PASSWORD), path  # unverified, and not the owner
+
+
+def test_an_international_domain_is_one_account_in_either_form():
+    UserFactory(email="kiss@xn--caf-dma.test")
+    assert canonical_email("KISS@CAF\u00c9.test") == "kiss@xn--caf-dma.test"
+    assert api_sign_in("kiss@caf\u00e9.test") == 200
 
 
 def test_composed_and_decomposed_accents_are_one_canonical_form():

@@ -17,8 +17,17 @@ logger = logging.getLogger("lyo.security")
 
 def _canonical(raw):
     # Frozen copy of apps.accounts.email_identity.canonical_email as of this migration.
-    text = unicodedata.normalize("NFKC", (raw or "").strip())
-    return unicodedata.normalize("NFKC", text.casefold())
+    def fold(text):
+        return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+    local, at, domain = fold((raw or "").strip()).rpartition("@")
+    if not at:
+        return domain
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}"
 
 
 def fill_canonical_emails(apps, schema_editor):
