@@ -314,6 +314,16 @@ def test_item3_lockout_counts_every_spelling_against_the_one_account(owner):
     assert api_sign_in(OWNER) == 429
 
 
+def test_item3_the_per_email_throttle_counts_every_spelling_too(owner, settings):
+    settings.LOGIN_MAX_FAILURES = 1000  # the throttle alone, not the lockout
+    spellings = list(SAME_IDENTITY.values())
+    statuses = [
+        api_sign_in(spellings[i % len(spellings)], WRONG, REMOTE_ADDR=f"10.0.0.{i}")
+        for i in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+
+
 @pytest.mark.parametrize(
     "spelling",
     [*SAME_IDENTITY.values(), *DISTINCT_LOOKALIKES.values()],
