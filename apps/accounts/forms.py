@@ -1,6 +1,9 @@
-"""allauth's browser forms, fitted to Lyo's one canonical email."""
+"""allauth's forms fitted to Lyo (browser pages and services.user_register alike): the login
+folds the address to its account, the signup costs the same for a taken address."""
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django.contrib.auth.hashers import make_password
 
 from .email_identity import canonical_email
 
@@ -14,3 +17,12 @@ class LoginForm(AllauthLoginForm):
         login = super().clean_login()
         user = user_by_email(email=login)
         return user.email if user is not None else canonical_email(login)
+
+
+class SignupForm(AllauthSignupForm):
+    def try_save(self, request):
+        # A taken address creates nothing, which would answer faster than a new account (whose
+        # password is hashed): do that work either way, so timing does not tell them apart.
+        if self.account_already_exists:
+            make_password(self.cleaned_data["password1"])
+        return super().try_save(request)

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from allauth.account.adapter import get_adapter
-from allauth.account.forms import ResetPasswordForm, SignupForm
+from allauth.account.forms import ResetPasswordForm
 from allauth.account.internal.flows.email_verification import (
     consume_email_verification_rate_limit,
     send_verification_email_to_address,
@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, update_last_login
 from django.contrib.sessions.backends import signed_cookies
 from django.core.exceptions import ValidationError
@@ -40,6 +39,7 @@ from apps.media.services import media_attach, media_delete, media_detach
 
 from . import roles
 from .email_identity import canonical_email
+from .forms import SignupForm
 from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
 from .models import AuditEvent, User
 from .selectors import user_by_email
@@ -114,8 +114,8 @@ def user_register(*, request: HttpRequest, email: str, password: str, display_na
 
     For an address that already has an account (in any spelling of its canonical form) allauth
     sends an "account already exists" email instead and nothing is created. Both paths do the
-    same work (the password is hashed either way: hashing is what takes time) and answer the
-    same, so neither the response nor its timing tells whether the address is registered.
+    same work (the form hashes the password either way) and answer the same, so neither the
+    response nor its timing tells whether the address is registered.
 
     Returns whether an email went out for this request. Both kinds of email share allauth's
     per-address cooldown (one per ACCOUNT_RATE_LIMITS["confirm_email"]), which the resend
@@ -129,8 +129,6 @@ def user_register(*, request: HttpRequest, email: str, password: str, display_na
         sends = consume_email_verification_rate_limit(
             request, form.cleaned_data["email"], dry_run=True
         )
-        if form.account_already_exists:
-            make_password(password)  # what creating the account would have cost
         try:
             with transaction.atomic():
                 user, _ = form.try_save(request)

@@ -98,7 +98,10 @@ LOGIN_LOCKOUT_SECONDS = env.int("LYO_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
 # --- django-allauth: sign-up, email verification and password reset --------------------------
 ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"login": "apps.accounts.forms.LoginForm"}
+ACCOUNT_FORMS = {
+    "login": "apps.accounts.forms.LoginForm",
+    "signup": "apps.accounts.forms.SignupForm",
+}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]

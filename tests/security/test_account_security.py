@@ -407,21 +407,32 @@ def _hashes_while(callable_) -> int:
     return CountingHasher.hashed
 
 
-def test_item5_registration_hashes_alike_for_new_and_existing_addresses(owner, settings):
+def _register_through(channel: str, email: str) -> None:
+    if channel == "api":
+        response = APIClient().post(
+            REGISTER, {"email": email, "password": NEW_PASSWORD, "display_name": "Someone"}
+        )
+        assert response.status_code == 201
+        return
+    client = Client(enforce_csrf_checks=True)
+    client.get("/accounts/signup/")
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        "/accounts/signup/",
+        {"email": email, "password1": NEW_PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302, response.content
+
+
+@pytest.mark.parametrize("channel", ["api", "browser"])
+def test_item5_registration_hashes_alike_for_new_and_existing_addresses(owner, settings, channel):
     settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
-
-    def register(email):
-        def post():
-            response = APIClient().post(
-                REGISTER, {"email": email, "password": NEW_PASSWORD, "display_name": "Someone"}
-            )
-            assert response.status_code == 201
-
-        return post
-
-    for_new = _hashes_while(register("newcomer@mail.test"))
-    for_existing = _hashes_while(register(OWNER))
-    for_lookalike = _hashes_while(register("fiona.ki\u017f\u017f@mail.test"))
+    for_new = _hashes_while(lambda: _register_through(channel, "newcomer@mail.test"))
+    for_existing = _hashes_while(lambda: _register_through(channel, OWNER))
+    for_lookalike = _hashes_while(
+        lambda: _register_through(channel, "fiona.ki\u017f\u017f@mail.test")
+    )
+    assert User.objects.count() == 2
     assert for_new >= 1
     assert for_existing == for_new == for_lookalike
 
