@@ -1,12 +1,8 @@
-"""The Django admin with the same sign-in lockout as the API."""
+"""The Django admin with the same sign-in lockout as the API and the browser login."""
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpResponse
-
-from apps.core.http import client_ip
-
-from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
 
 
 class LyoAdminSite(admin.AdminSite):
@@ -16,41 +12,22 @@ class LyoAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         if request.method != "POST":
             return super().login(request, extra_context)
-        from .services import audit_record
+        from .services import LoginLockedOut, login_attempt_record, login_lockout_check
 
-        email = request.POST.get("username", "").strip().lower()
-        ip = client_ip(request)
-        wait = lockout_seconds_remaining(email=email, ip=ip)
-        if wait:
+        email = request.POST.get("username", "")
+        try:
+            login_lockout_check(request=request, email=email)
+        except LoginLockedOut as locked:
             response = HttpResponse(
                 "Too many failed sign-in attempts. Try again later.",
                 status=429,
                 content_type="text/plain",
             )
-            response["Retry-After"] = str(wait)
+            response["Retry-After"] = str(locked.wait)
             return response
         response = super().login(request, extra_context)
-        if request.user.is_authenticated:
-            login_success_record(email=email)
-            audit_record(
-                action="login.succeeded",
-                actor=request.user,
-                target=request.user,
-                request=request,
-                metadata={"channel": "admin"},
-            )
-        else:
-            audit_record(
-                action="login.failed",
-                request=request,
-                metadata={"email": email, "channel": "admin"},
-            )
-            if login_failure_record(email=email, ip=ip):
-                audit_record(
-                    action="login.locked_out",
-                    request=request,
-                    metadata={"email": email, "channel": "admin"},
-                )
+        user = request.user if request.user.is_authenticated else None
+        login_attempt_record(request=request, email=email, user=user, channel="admin")
         return response
 
 

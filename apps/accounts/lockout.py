@@ -3,6 +3,12 @@
 Counters live in the cache (Redis in production) with a sliding expiry; the lock itself is a
 separate key so a locked account stays locked for the whole cooling period even when the
 attacker stops. An IP gets a larger allowance than one address, as offices share addresses.
+
+An address is counted by its canonical form (apps.accounts.email_identity), so every spelling
+of one account (long s, the Kelvin sign, fullwidth letters, any case) spends the same budget; a
+spelling with another canonical form names no account it could unlock. One lockout for every
+sign-in path: the API token endpoint (services.token_obtain), the browser login (the allauth
+adapter) and the Django admin (admin_site) all go through services.login_* .
 """
 
 import hashlib
@@ -12,13 +18,16 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from .email_identity import canonical_email
+
 logger = logging.getLogger("lyo.security")
 
 IP_ALLOWANCE_FACTOR = 4
 
 
 def _key(kind: str, scope: str, value: str) -> str:
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+    value = canonical_email(value) if scope == "email" else value.strip()
+    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
     return f"lockout:{kind}:{scope}:{digest}"
 
 

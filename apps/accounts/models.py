@@ -1,8 +1,11 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone as django_timezone
+
+from .email_identity import canonical_email
 
 
 class UserManager(BaseUserManager):
@@ -27,18 +30,38 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, username: str):
-        return self.get(email__iexact=username)
+        # The sign-in lookup of the API, the browser and the admin: one account or none.
+        user = self.get_by_email(username)
+        if user is None:
+            raise self.model.DoesNotExist
+        return user
+
+    def get_by_email(self, email: str):
+        """The account an address names, in any spelling; never more than one."""
+        canonical = canonical_email(email)
+        user = self.filter(email_canonical=canonical).first()
+        if user is None:
+            # A row the previous release wrote during a rollout has no identity yet; no one
+            # else holds it, so the row stored with exactly this address is the account
+            # (`manage.py email_collisions --adopt` gives it its identity).
+            user = self.filter(email_canonical__isnull=True, email=canonical).first()
+        return user
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
-        # Emails are compared case-insensitively everywhere; store them lower-cased.
-        return (email or "").strip().lower()
+        # New addresses are stored in their canonical form (apps.accounts.email_identity).
+        return canonical_email(email)
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A Lyo account. Email is the login; there is no username."""
 
     email = models.EmailField("email address", max_length=254, unique=True)
+    # The account's identity (apps.accounts.email_identity), set from `email` in save(). NULL
+    # only on a legacy row whose canonical form another account holds (see docs/operations.md).
+    email_canonical = models.CharField(  # noqa: DJ001 - NULL, not "", so UNIQUE skips it
+        max_length=1024, unique=True, null=True, editable=False
+    )
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
@@ -78,6 +101,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+        same_identity = type(self)._default_manager.filter(email_canonical=self.email)
+        if same_identity.exclude(pk=self.pk).exists():
+            raise ValidationError({"email": "Another account already uses this address."})
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "email" in update_fields:
+            self.email_canonical = canonical_email(self.email)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_canonical"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return self.display_name or self.email

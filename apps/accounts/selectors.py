@@ -1,7 +1,21 @@
 from django.db.models import Prefetch, QuerySet
 
 from . import roles
+from .email_identity import canonical_email
 from .models import AuditEvent, User
+
+
+def user_by_email(*, email: str) -> User | None:
+    """The account an address names, whatever its spelling (one canonical form, unique)."""
+    return User.objects.get_by_email(email)
+
+
+def users_without_email_identity() -> list[tuple[User, str, User | None]]:
+    """Legacy accounts whose canonical email another account holds: (user, canonical, holder)."""
+    orphans = list(User.objects.filter(email_canonical__isnull=True).order_by("pk"))
+    canonicals = {user.pk: canonical_email(user.email) for user in orphans}
+    holders = User.objects.in_bulk(set(canonicals.values()), field_name="email_canonical")
+    return [(user, canonicals[user.pk], holders.get(canonicals[user.pk])) for user in orphans]
 
 
 def user_role_names(*, user: User) -> list[str]:

@@ -1,22 +1,27 @@
 """Account use cases: registration, tokens, passwords, profile, roles, deletion, audit."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from allauth.account.adapter import get_adapter
-from allauth.account.forms import ResetPasswordForm, SignupForm
+from allauth.account.forms import ResetPasswordForm
 from allauth.account.internal.flows.email_verification import (
+    consume_email_verification_rate_limit,
     send_verification_email_to_address,
 )
 from allauth.account.models import EmailAddress
 from allauth.account.utils import complete_signup
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import password_validation
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, update_last_login
+from django.contrib.sessions.backends import signed_cookies
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
@@ -34,8 +39,11 @@ from apps.media.policies import Purpose
 from apps.media.services import media_attach, media_delete, media_detach
 
 from . import roles
+from .email_identity import canonical_email
+from .forms import SignupForm
 from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
 from .models import AuditEvent, User
+from .selectors import user_by_email
 
 
 class EmailUnverified(ApplicationError):
@@ -84,39 +92,77 @@ def _as_validation_error(form) -> exceptions.ValidationError:
     )
 
 
+@contextmanager
+def _without_browser_state(request: HttpRequest) -> Iterator[None]:
+    """allauth's flows keep state in the session and leave messages for its pages. An API call
+    has neither: they get throwaways here, so the response sets no cookie."""
+    session, kept_messages = request.session, getattr(request, "_messages", None)
+    request.session = signed_cookies.SessionStore()  # in memory; never saved
+    request._messages = messages.storage.default_storage(request)
+    try:
+        yield
+    finally:
+        request.session = session
+        if kept_messages is None:
+            del request._messages
+        else:
+            request._messages = kept_messages
+
+
 @transaction.atomic
-def user_register(
-    *, request: HttpRequest, email: str, password: str, display_name: str
-) -> User | None:
+def user_register(*, request: HttpRequest, email: str, password: str, display_name: str) -> bool:
     """Create an account and send the verification email, through allauth's signup flow.
 
-    For an address that already has an account allauth sends an "account already exists"
-    email instead and nothing is created; the caller answers the same either way, so the
-    response does not reveal whether the address is registered. Returns the new user or None.
+    For an address that already has an account (in any spelling of its canonical form) allauth
+    sends an "account already exists" email instead and nothing is created. Both paths do the
+    same work (the form hashes the password either way) and answer the same, so neither the
+    response nor its timing tells whether the address is registered.
+
+    Returns whether an email went out for this request. Both kinds of email share allauth's
+    per-address cooldown (one per ACCOUNT_RATE_LIMITS["confirm_email"]), which the resend
+    endpoint spends too whether or not an account awaits, so the answer depends on what was
+    asked for the address recently, never on whether it has an account.
     """
-    form = SignupForm(data={"email": email, "password1": password})
-    if not form.is_valid():
-        raise _as_validation_error(form)
-    user, _ = form.try_save(request)
-    if user is None:
-        return None
-    user.display_name = display_name
-    user.save(update_fields=["display_name"])
-    user.groups.add(Group.objects.get(name=roles.DEFAULT_ROLE))
-    complete_signup(request, user, settings.ACCOUNT_EMAIL_VERIFICATION, None)
-    audit_record(action="account.registered", actor=user, target=user, request=request)
-    return user
+    with _without_browser_state(request):
+        form = SignupForm(data={"email": email, "password1": password})
+        if not form.is_valid():
+            raise _as_validation_error(form)
+        sends = consume_email_verification_rate_limit(
+            request, form.cleaned_data["email"], dry_run=True
+        )
+        try:
+            with transaction.atomic():
+                user, _ = form.try_save(request)
+        except IntegrityError:  # the same identity registered concurrently: theirs stands
+            return False
+        if user is not None:
+            user.display_name = display_name
+            user.save(update_fields=["display_name"])
+            user.groups.add(Group.objects.get(name=roles.DEFAULT_ROLE))
+            complete_signup(request, user, settings.ACCOUNT_EMAIL_VERIFICATION, None)
+            audit_record(action="account.registered", actor=user, target=user, request=request)
+    return sends
 
 
 def email_verification_resend(*, request: HttpRequest, email: str) -> None:
-    """Send a fresh verification link if this address awaits one; silent otherwise."""
-    address = (
-        EmailAddress.objects.select_related("user")
-        .filter(email__iexact=email.strip(), verified=False, user__is_active=True)
-        .first()
-    )
+    """Send a fresh verification link if this address awaits one; silent otherwise. Every call
+    spends the address's cooldown, known or not (see user_register)."""
+    user = user_by_email(email=email)
+    address = None
+    if user is not None and user.is_active:
+        address = EmailAddress.objects.filter(
+            user=user, email__iexact=user.email, verified=False
+        ).first()
     if address is not None:
         send_verification_email_to_address(request, address)
+    else:
+        consume_email_verification_rate_limit(request, canonical_email(email))
+
+
+def user_email_identity_adopt(*, user: User) -> None:
+    """Give an account without one its canonical email (an operator's repair, see
+    `manage.py email_collisions`); IntegrityError if another account holds it."""
+    user.save(update_fields=["email"])  # save() derives email_canonical from email
 
 
 def email_is_verified(*, user: User) -> bool:
@@ -131,28 +177,55 @@ def _issue_tokens(user: User) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def token_obtain(*, request: HttpRequest, email: str, password: str) -> dict[str, str]:
-    """Exchange credentials for tokens. Runs outside the request transaction so that failed
-    attempts stay recorded (audit rows, lockout counters) although the response is an error."""
-    email = User.objects.normalize_email(email)
-    ip = client_ip(getattr(request, "_request", request))
-    wait = lockout_seconds_remaining(email=email, ip=ip)
+# --- Sign-in: one lockout for the API, the browser login and the admin -------------------------
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return client_ip(getattr(request, "_request", request))
+
+
+def login_lockout_check(*, request: HttpRequest, email: str) -> None:
+    """Raise LoginLockedOut while this account (any spelling) or this client IP is locked."""
+    wait = lockout_seconds_remaining(email=email, ip=_client_ip(request))
     if wait:
         raise LoginLockedOut(wait=wait)
 
+
+def login_attempt_record(
+    *, request: HttpRequest, email: str, user: User | None, channel: str
+) -> None:
+    """Count and audit one password sign-in, whichever path ("api", "browser", "admin")."""
+    email = canonical_email(email)
+    if user is None:
+        metadata = {"email": email, "channel": channel}
+        audit_record(action="login.failed", request=request, metadata=metadata)
+        if login_failure_record(email=email, ip=_client_ip(request)):
+            audit_record(action="login.locked_out", request=request, metadata=metadata)
+        return
+    login_success_record(email=email)
+    audit_record(
+        action="login.succeeded",
+        actor=user,
+        target=user,
+        request=request,
+        metadata={"channel": channel},
+    )
+
+
+def token_obtain(*, request: HttpRequest, email: str, password: str) -> dict[str, str]:
+    """Exchange credentials for tokens. Runs outside the request transaction so that failed
+    attempts stay recorded (audit rows, lockout counters) although the response is an error."""
+    login_lockout_check(request=request, email=email)
     user = ModelBackend().authenticate(request, username=email, password=password)
     if user is None:
-        audit_record(action="login.failed", request=request, metadata={"email": email})
-        if login_failure_record(email=email, ip=ip):
-            audit_record(action="login.locked_out", request=request, metadata={"email": email})
+        login_attempt_record(request=request, email=email, user=None, channel="api")
         raise exceptions.AuthenticationFailed("Email or password is incorrect.")
 
     if not email_is_verified(user=user):
         raise EmailUnverified()
-    login_success_record(email=email)
     with transaction.atomic():
         update_last_login(None, user)
-        audit_record(action="login.succeeded", actor=user, target=user, request=request)
+        login_attempt_record(request=request, email=email, user=user, channel="api")
         return _issue_tokens(user)
 
 
@@ -232,8 +305,10 @@ def password_change(
 
 
 def password_reset_request(*, request: HttpRequest, email: str) -> None:
-    """Email a reset link through allauth (or an "unknown account" note); always silent."""
-    form = ResetPasswordForm(data={"email": email})
+    """Email a reset link through allauth (or an "unknown account" note); always silent.
+    The account is found by its canonical email and the link goes to its own address."""
+    user = user_by_email(email=email)
+    form = ResetPasswordForm(data={"email": user.email if user else canonical_email(email)})
     if form.is_valid():
         form.save(request)
 

@@ -85,9 +85,11 @@ MIDDLEWARE = [
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    # ModelBackend with each user's permission set cached (apps.accounts.authentication).
+    # ModelBackend with each user's permission set cached (apps.accounts.authentication). The
+    # only one: it finds the account by its canonical email (User.objects.get_by_natural_key)
+    # for the API, the browser login and the admin alike; allauth's backend matched other
+    # spellings.
     "apps.accounts.authentication.CachedPermissionsBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 # Failed sign-ins (API token, browser and admin) per email and per IP before a cooling period.
@@ -96,6 +98,10 @@ LOGIN_LOCKOUT_SECONDS = env.int("LYO_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
 # --- django-allauth: sign-up, email verification and password reset --------------------------
 ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "apps.accounts.forms.LoginForm",
+    "signup": "apps.accounts.forms.SignupForm",
+}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
@@ -117,7 +123,8 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
-    "login_failed": f"10/m/ip,{LOGIN_MAX_FAILURES}/{LOGIN_LOCKOUT_SECONDS}s/key",
+    # Failed browser logins count in apps.accounts.lockout (AccountAdapter.pre_authenticate).
+    "login_failed": None,
 }
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -3,26 +3,38 @@ import zoneinfo
 from rest_framework import serializers
 
 from apps.accounts import roles
+from apps.accounts.email_identity import canonical_email
 from apps.accounts.selectors import user_role_names
 from apps.media.api.serializers import MediaRefOutput
 
 _MAX_PASSWORD = 256  # long passphrases welcome; bounded so hashing cannot be abused
 
 
+class CanonicalEmailField(serializers.EmailField):
+    """An address in its canonical form (apps.accounts.email_identity), validated once folded:
+    fullwidth, long-s or upper-case spellings of `dana@mail.test` are that one input."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(canonical_email(data) if isinstance(data, str) else data)
+
+
 class RegisterInput(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = CanonicalEmailField(max_length=254)
     password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
     display_name = serializers.CharField(max_length=80)
 
 
 class RegisterOutput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(help_text="The address in its canonical form.")
     display_name = serializers.CharField()
-    verification_email_sent = serializers.BooleanField()
+    verification_email_sent = serializers.BooleanField(
+        help_text="Whether this request sent an email to the address: false when one already "
+        "went out in the last 3 minutes (the same for new and registered addresses)."
+    )
 
 
 class TokenObtainInput(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = CanonicalEmailField(max_length=254)
     password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
 
 
@@ -36,7 +48,7 @@ class TokenPairOutput(serializers.Serializer):
 
 
 class EmailInput(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = CanonicalEmailField(max_length=254)
 
 
 class AcceptedOutput(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 import hashlib
 
+from apps.accounts.email_identity import canonical_email
 from apps.core.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 
@@ -10,7 +11,7 @@ class AuthIpThrottle(ScopedRateThrottle):
 
 
 class AuthEmailThrottle(SimpleRateThrottle):
-    """Per submitted email address, whichever IPs the attempts come from."""
+    """Per submitted email address (its canonical form), whichever IPs the attempts come from."""
 
     scope = "auth_email"
 
@@ -18,5 +19,5 @@ class AuthEmailThrottle(SimpleRateThrottle):
         email = request.data.get("email") if hasattr(request.data, "get") else None
         if not isinstance(email, str) or not email.strip():
             return None
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        digest = hashlib.sha256(canonical_email(email).encode()).hexdigest()[:32]
         return self.cache_format % {"scope": self.scope, "ident": digest}

@@ -24,12 +24,12 @@ class RegisterView(APIView):
     def post(self, request):
         data = s.RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_register(request=request._request, **data.validated_data)
+        sent = services.user_register(request=request._request, **data.validated_data)
         # Same answer whether or not the address already had an account (no enumeration).
         body = {
-            "email": data.validated_data["email"].strip().lower(),
+            "email": data.validated_data["email"],
             "display_name": data.validated_data["display_name"],
-            "verification_email_sent": True,
+            "verification_email_sent": sent,
         }
         return Response(s.RegisterOutput(body).data, status=status.HTTP_201_CREATED)
 
