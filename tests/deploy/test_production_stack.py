@@ -607,7 +607,7 @@ def _run_scenario(stack: Stack) -> None:
 
     stats = wait_until(awarded_xp, timeout=30, what="XP from the Celery worker", interval=0.25)
     assert stats["xp"] > 0
-    assert "award_xp_for_event" in stack.worker.log(200_000)
+    assert "deliver_outbox_events" in stack.worker.log(200_000)
 
     # beat -> broker -> worker: the every-second probe task was sent by beat and run.
     wait_until(
