@@ -21,11 +21,11 @@ def _ratings(*, repair: bool) -> list[Drift]:
     """rating_count and rating_sum against the reviews (and rating_avg with them)."""
     drifted = (
         Course.objects.annotate(
-            reviews=_count(Review, "course"), stars=_count(Review, "course", total="rating")
+            review_rows=_count(Review, "course"), stars=_count(Review, "course", total="rating")
         )
-        .exclude(rating_count=F("reviews"), rating_sum=F("stars"))
+        .exclude(rating_count=F("review_rows"), rating_sum=F("stars"))
         .order_by("pk")
-        .values_list("pk", "rating_count", "rating_sum", "reviews", "stars")
+        .values_list("pk", "rating_count", "rating_sum", "review_rows", "stars")
     )
     drifts = []
     for pk, count, total, reviews, stars in drifted:
