@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -233,6 +234,48 @@ def test_a_dead_broker_costs_the_request_one_refused_connection(private_broker):
         assert outbox.relay([1]) is False
         timings.append(time.perf_counter() - started)
     assert min(timings) < 0.5, timings
+
+
+@pytest.fixture
+def frozen_broker():
+    """A broker that accepts connections and never answers (a hung Redis, a half-open link)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    previous = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+    _point_celery_at(f"redis://127.0.0.1:{server.getsockname()[1]}/0", eager=False)
+    try:
+        yield
+    finally:
+        _point_celery_at(previous[0], eager=previous[1], close_current=True)
+        stop.set()
+        thread.join(timeout=5)
+        for sock in [*held, server]:
+            sock.close()
+
+
+def test_a_frozen_broker_holds_the_request_half_a_second_at_most(frozen_broker):
+    """Without socket timeouts kombu's Redis transport waits for the answer forever."""
+    user = UserFactory()
+    started = time.perf_counter()
+    with transaction.atomic():
+        events.publish("post.created", user_id=user.pk, post_id=1)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 3, f"the hand-off waited {elapsed:.1f}s on a frozen broker"
+    assert OutboxEvent.objects.get().delivered_at is None  # waiting for the sweeper
 
 
 def test_a_rolled_back_transaction_writes_no_outbox_row(settings):
