@@ -77,7 +77,11 @@ def track(event) -> None:
 
 def flush_pending(connection) -> int:
     """Write the transaction's pending events, one multi-row INSERT (called just before COMMIT
-    by apps.core.db_backends). Returns how many rows were written."""
+    by apps.core.db_backends). Returns how many rows were written.
+
+    The pending events are read from the connection's on-commit callbacks (`run_on_commit`,
+    where Django already dropped those of rolled-back savepoints), so the outbox keeps no
+    bookkeeping of its own that could disagree with Django's."""
     pending = [
         callback
         for _, callback, _ in connection.run_on_commit
