@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -377,8 +378,16 @@ def test_the_sweeper_relays_only_what_is_due_and_prunes_old_deliveries(settings)
 
 
 def test_the_sweeper_is_a_periodic_task_every_minute():
-    assert settings.PERIODIC_TASKS["core-relay-outbox"] == {
-        "task": "apps.core.tasks.relay_outbox",
-        "crontab": {"minute": "*"},
-    }
-    assert "apps.core.tasks.relay_outbox" in celery_app.tasks
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("setup_periodic_tasks", stdout=StringIO())
+    beat = PeriodicTask.objects.get(name="lyo:core-relay-outbox")
+    assert (beat.task, beat.enabled, beat.crontab.minute) == (
+        "apps.core.tasks.relay_outbox",
+        True,
+        "*",
+    )
+    from apps.core.tasks import relay_outbox  # what the worker finds by autodiscovery
+
+    assert relay_outbox.name == beat.task
+    assert settings.OUTBOX_RELAY_AFTER_SECONDS < 60  # "a few seconds", below the beat interval
