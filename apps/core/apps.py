@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
+
+    def ready(self) -> None:
+        from . import outbox, reconcile
+
+        reconcile.register("core.outbox", outbox.stuck_check)  # manage.py reconcile

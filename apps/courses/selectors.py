@@ -288,3 +288,25 @@ def lesson_attachment_is_visible(user, media) -> bool:
         return False
     enrolled = user_is_enrolled(user=user, course_id=lesson.course_id)
     return lesson_content_visible(user=user, lesson=lesson, enrolled=enrolled)
+
+
+def lesson_completion_facts():
+    """Every lesson completion as (payload of its "lesson.completed" event, when), oldest first,
+    for reconciliation (apps.gamification.reconcile)."""
+    rows = LessonProgress.objects.order_by("completed_at", "pk").values_list(
+        "user_id", "lesson_id", "lesson__course_id", "lesson__course__instructor_id", "completed_at"
+    )
+    for user_id, lesson_id, course_id, instructor_id, when in rows.iterator(chunk_size=2000):
+        payload = {"user_id": user_id, "lesson_id": lesson_id, "course_id": course_id}
+        yield {**payload, "instructor_id": instructor_id}, when
+
+
+def course_completion_facts():
+    """Every completed enrollment as (payload of its "course.completed" event, when)."""
+    rows = (
+        Enrollment.objects.filter(completed_at__isnull=False)
+        .order_by("completed_at", "pk")
+        .values_list("user_id", "course_id", "course__instructor_id", "completed_at")
+    )
+    for user_id, course_id, instructor_id, when in rows.iterator(chunk_size=2000):
+        yield {"user_id": user_id, "course_id": course_id, "instructor_id": instructor_id}, when

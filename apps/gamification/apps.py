@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-# Domain events that can earn XP; each becomes an idempotent Celery task.
+# Domain events that can earn XP. Durable subscriptions (apps.core.events): written to the
+# outbox with the change and awarded by a worker; the ledger's unique source keys make a
+# redelivered event award nothing twice.
 AWARDING_EVENTS = (
     "lesson.completed",
     "quiz.passed",
@@ -11,16 +13,16 @@ AWARDING_EVENTS = (
 )
 
 
-def _enqueue_award(event) -> None:
-    from .tasks import award_xp_for_event
+def _award_xp(event) -> None:
+    from .services import xp_award_for_event
 
-    award_xp_for_event.delay(event.name, event.payload, event.occurred_at.isoformat())
+    xp_award_for_event(name=event.name, payload=event.payload, occurred_at=event.occurred_at)
 
 
 def _forget_deleted_account(event) -> None:
-    from .tasks import leaderboards_remove_user
+    from . import leaderboards
 
-    leaderboards_remove_user.delay(event.payload["user_id"])
+    leaderboards.remove_user(user_id=event.payload["user_id"])
 
 
 def _ensure_defaults(sender, **kwargs) -> None:
@@ -38,8 +40,11 @@ class GamificationConfig(AppConfig):
         from apps.core import events
 
         for name in AWARDING_EVENTS:
-            events.subscribe(name, _enqueue_award)
+            events.subscribe(name, _award_xp, durable=True)
         # A deleted account leaves every leaderboard (the SQL paths skip inactive users).
-        events.subscribe("account.deleted", _forget_deleted_account)
+        events.subscribe("account.deleted", _forget_deleted_account, durable=True)
+        from .reconcile import register_checks
+
+        register_checks()  # manage.py reconcile
         # Default rules and achievements come back after `flush` (tests) like the roles do.
         post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="lyo-xp-defaults")

@@ -113,6 +113,12 @@ def sql_scores(*, period: str, scope: str, when: datetime, user_ids=None) -> dic
     return dict(rows.values("user_id").annotate(xp=Sum("points")).values_list("user_id", "xp"))
 
 
+def ledger_scores(*, period: str, scope: str, when: datetime) -> dict[int, int]:
+    """XP per user for a board summed from the ledger, as `rebuild` writes it to Redis."""
+    rows = _ledger(period, scope, when).order_by().values("user_id").annotate(xp=Sum("points"))
+    return dict(rows.values_list("user_id", "xp"))
+
+
 def redis_scores(*, period: str, scope: str, when: datetime) -> dict[int, int]:
     raw = redis_client().zrange(key(period, scope, when), 0, -1, withscores=True)
     return {int(member): int(score) for member, score in raw}

@@ -249,6 +249,15 @@ def _earned_from_own_content(name: str, payload: dict[str, Any]) -> bool:
 
 def xp_award_for_event(*, name: str, payload: dict[str, Any], occurred_at: datetime) -> list:
     """Translate a domain event into awards, each with its own once-only source key."""
+    return [
+        xp_award(user_id=payload["user_id"], occurred_at=occurred_at, **award)
+        for award in xp_awards_due(name=name, payload=payload)
+    ]
+
+
+def xp_awards_due(*, name: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The awards (action, source_key, course_id) a domain event earns before rules and caps
+    apply; none for self-dealing. Also what `manage.py reconcile` expects in the ledger."""
     user = payload["user_id"]
     awards: list[dict[str, Any]] = []
     if _earned_from_own_content(name, payload):
@@ -291,7 +300,7 @@ def xp_award_for_event(*, name: str, payload: dict[str, Any], occurred_at: datet
             awards.append({"action": name, "source_key": f"{name}:{user}:{payload['post_id']}"})
         case "comment.created":
             awards.append({"action": name, "source_key": f"{name}:{user}:{payload['comment_id']}"})
-    return [xp_award(user_id=user, occurred_at=occurred_at, **award) for award in awards]
+    return awards
 
 
 # --- Periodic work ---------------------------------------------------------------------------

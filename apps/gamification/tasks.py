@@ -7,6 +7,8 @@ from django.utils import timezone
 from . import leaderboards, services
 
 
+# Awards now arrive through the event outbox (apps.core.outbox, handlers in apps.py); this task
+# stays for messages enqueued before that, and for running an award by hand.
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def award_xp_for_event(name: str, payload: dict, occurred_at: str) -> int:
     """Idempotent: every award has a unique source key, so a redelivered task adds nothing."""

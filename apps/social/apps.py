@@ -9,7 +9,9 @@ class SocialConfig(AppConfig):
         from apps.media.access import register_visibility_rule
 
         from .handlers import subscribe_all
+        from .reconcile import register_checks
         from .selectors import post_image_is_visible
 
         subscribe_all()
         register_visibility_rule("post_image", post_image_is_visible)
+        register_checks()  # manage.py reconcile

@@ -1,7 +1,10 @@
 """The social app reacting to its own domain events: notifications.
 
-Events are delivered after the writing transaction commits (apps.core.events), so a like that
-rolled back never notifies anyone. Subscribed in SocialConfig.ready().
+Durable subscribers (apps.core.events): the event is written to the outbox with the like, and
+the notification is created by a Celery worker in the same transaction that marks the event
+delivered, so a like that rolled back notifies no one, a broker outage delays notifications
+without losing them, and a redelivered event notifies no one twice. Subscribed in
+SocialConfig.ready().
 """
 
 from apps.core import events
@@ -81,8 +84,18 @@ def notify_join_approved(event: DomainEvent) -> None:
 
 
 def notify_achievement(event: DomainEvent) -> None:
-    """Gamification's unlocks (granted once per person and achievement) become notifications."""
+    """Gamification's unlocks (granted once per person and achievement) become notifications,
+    one each for good: with no actor, the unread-unique index cannot tell a redelivered
+    event's notification from a new one (NULLs are distinct), so an existing one is looked for."""
     data = event.payload
+    announced = Notification.objects.filter(
+        recipient_id=data["user_id"],
+        verb=Notification.Verb.ACHIEVEMENT,
+        target_type="achievement",
+        target_id=data["achievement_id"],
+    )
+    if announced.exists():
+        return
     notifications_create(
         recipient_ids=[data["user_id"]],
         actor_id=None,
@@ -104,4 +117,4 @@ SUBSCRIPTIONS = {
 
 def subscribe_all() -> None:
     for name, handler in SUBSCRIPTIONS.items():
-        events.subscribe(name, handler)
+        events.subscribe(name, handler, durable=True)

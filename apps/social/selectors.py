@@ -825,3 +825,26 @@ def reports_for_export(*, user) -> list[dict]:
         .order_by("created_at", "id")
         .values("target_type", "target_id", "reason", "status", "created_at", "resolved_at")
     )
+
+
+def post_facts():
+    """Every post ever written (deleted ones too: XP is never clawed back) as (payload of its
+    "post.created" event, when), oldest first, for reconciliation."""
+    rows = Post.objects.order_by("created_at", "pk").values_list(
+        "pk", "author_id", "group_id", "course_id", "created_at"
+    )
+    for post_id, user_id, group_id, course_id, when in rows.iterator(chunk_size=2000):
+        payload = {"post_id": post_id, "user_id": user_id, "group_id": group_id}
+        yield {**payload, "course_id": course_id}, when
+
+
+def comment_facts():
+    """Every comment as (payload of its "comment.created" event, when), oldest first."""
+    rows = Comment.objects.order_by("created_at", "pk").values_list(
+        "pk", "post_id", "author_id", "post__author_id", "parent__author_id", "created_at"
+    )
+    for comment_id, post_id, user_id, post_author, parent_author, when in rows.iterator(
+        chunk_size=2000
+    ):
+        payload = {"comment_id": comment_id, "post_id": post_id, "user_id": user_id}
+        yield {**payload, "post_author_id": post_author, "parent_author_id": parent_author}, when

@@ -637,7 +637,9 @@ def notifications_create(
     target_type: str = "",
     target_id: int | None = None,
 ) -> None:
-    """Notify several people of one thing, once the current transaction commits.
+    """Notify several people of one thing, in the caller's transaction: the outbox delivery of
+    the event (apps.social.handlers), so the notifications and the event's delivered mark
+    commit together and a redelivered event notifies no one twice.
 
     Never to the actor themselves, never to inactive accounts, and at most one unread
     notification per (recipient, actor, verb, target): a partial unique index backs that, and
@@ -646,31 +648,27 @@ def notifications_create(
     wanted = {pk for pk in recipient_ids if pk is not None and pk != actor_id}
     if not wanted:
         return
-
-    def create() -> None:
-        # One INSERT ... SELECT: only active accounts, and the partial unique index turns a
-        # duplicate unread notification into a skipped row.
-        notifications, users = Notification._meta, User._meta
-        qn = connection.ops.quote_name
-        sql = (  # identifiers from model metadata; every value is a parameter
-            f"INSERT INTO {qn(notifications.db_table)} "  # noqa: S608
-            "(recipient_id, actor_id, verb, target_type, target_id, created_at) "
-            f"SELECT {qn(users.pk.column)}, %s, %s, %s, %s, %s FROM {qn(users.db_table)} "
-            f"WHERE is_active AND {qn(users.pk.column)} IN ({', '.join(['%s'] * len(wanted))})"
-            " ON CONFLICT DO NOTHING"
-        )
-        params = [actor_id, verb, target_type, target_id, timezone.now(), *sorted(wanted)]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-
-    transaction.on_commit(create)
+    # One INSERT ... SELECT: only active accounts, and the partial unique index turns a
+    # duplicate unread notification into a skipped row.
+    notifications, users = Notification._meta, User._meta
+    qn = connection.ops.quote_name
+    sql = (  # identifiers from model metadata; every value is a parameter
+        f"INSERT INTO {qn(notifications.db_table)} "  # noqa: S608
+        "(recipient_id, actor_id, verb, target_type, target_id, created_at) "
+        f"SELECT {qn(users.pk.column)}, %s, %s, %s, %s, %s FROM {qn(users.db_table)} "
+        f"WHERE is_active AND {qn(users.pk.column)} IN ({', '.join(['%s'] * len(wanted))})"
+        " ON CONFLICT DO NOTHING"
+    )
+    params = [actor_id, verb, target_type, target_id, timezone.now(), *sorted(wanted)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def notification_create(
     *, recipient, actor=None, verb: str, target_type: str = "", target_id: int | None = None
 ) -> None:
-    """Notify one person (e.g. gamification: verb "achievement", actor None). Created after
-    the caller's transaction commits; skipped for oneself and for duplicates still unread."""
+    """Notify one person (e.g. gamification: verb "achievement", actor None), in the caller's
+    transaction; skipped for oneself and for duplicates still unread."""
     notifications_create(
         recipient_ids=[recipient.pk],
         actor_id=actor.pk if actor is not None else None,

@@ -31,6 +31,18 @@ AUTH_USER_MODEL = "accounts.User"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 
+
+def with_outbox_engine(database: dict) -> dict:
+    """Django's engine plus the event outbox's pre-commit write (apps.core.db_backends).
+    Every settings module that builds DATABASES passes its databases through this."""
+    vendor = database["ENGINE"].rsplit(".", 1)[-1]
+    if vendor in ("postgresql", "sqlite3"):
+        database["ENGINE"] = f"apps.core.db_backends.{vendor}"
+    return database
+
+
+with_outbox_engine(DATABASES["default"])
+
 # --- Applications -----------------------------------------------------------------------------
 DJANGO_APPS = [
     "django.contrib.auth",
@@ -307,6 +319,15 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 
+# --- Event outbox (apps.core.outbox; README "Side effects: the event outbox") ------------------
+# The sweeper (every minute) hands off undelivered events older than RELAY_AFTER (the request's
+# own hand-off failed), and again RESEND_AFTER after its last try; it stops after MAX_FAILURES
+# failed deliveries (`manage.py reconcile` reports those) and prunes delivered rows.
+OUTBOX_RELAY_AFTER_SECONDS = env.int("LYO_OUTBOX_RELAY_AFTER_SECONDS", default=10)
+OUTBOX_RESEND_AFTER_SECONDS = env.int("LYO_OUTBOX_RESEND_AFTER_SECONDS", default=300)
+OUTBOX_MAX_FAILURES = env.int("LYO_OUTBOX_MAX_FAILURES", default=10)
+OUTBOX_RETENTION_HOURS = env.int("LYO_OUTBOX_RETENTION_HOURS", default=48)
+
 # --- Metrics ----------------------------------------------------------------------------------
 # Outside DEBUG, /metrics needs `Authorization: Bearer <LYO_METRICS_TOKEN>` or a client IP in
 # LYO_METRICS_ALLOWED_IPS.
@@ -347,6 +368,7 @@ LOGGING = {
 # --- Periodic tasks (written to celery-beat by `manage.py setup_periodic_tasks`) --------------
 # name -> {"task": dotted task name, "crontab": {minute, hour, day_of_week, ...}}
 PERIODIC_TASKS: dict[str, dict] = {
+    "core-relay-outbox": {"task": "apps.core.tasks.relay_outbox", "crontab": {"minute": "*"}},
     "mailing-requeue-stale": {
         "task": "apps.mailing.tasks.requeue_stale_emails",
         "crontab": {"minute": "*/5"},

@@ -24,6 +24,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if _postgresql and env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+with_outbox_engine(DATABASES["default"])  # noqa: F405
 
 # --- Redis: cache, sessions (cached_db), throttling and the Celery broker ---------------------
 REDIS_URL = env("REDIS_URL")

@@ -24,6 +24,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5  # as in production
+with_outbox_engine(DATABASES["default"])  # noqa: F405
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 _redis_base = REDIS_URL.rsplit("/", 1)[0]

@@ -119,15 +119,18 @@ def test_a_follow_notifies_once(user_client, user, django_capture_on_commit_call
     )
 
 
-def test_notification_create_for_other_apps(user, django_capture_on_commit_callbacks):
-    """Gamification announces achievements (no actor); inactive people get nothing."""
+def test_notification_create_for_other_apps(user):
+    """Gamification announces achievements (no actor); inactive people get nothing. Written
+    in the caller's transaction (the outbox delivery's), so a rollback notifies no one."""
     inactive = UserFactory(is_active=False)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.notification_create(
-            recipient=user, verb="achievement", target_type="achievement", target_id=3
-        )
-        services.notification_create(recipient=inactive, actor=user, verb="follow")
-        assert not Notification.objects.exists()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.notification_create(recipient=user, verb="achievement", target_id=4)
+        raise RuntimeError("the delivery failed")
+    assert not Notification.objects.exists()
+    services.notification_create(
+        recipient=user, verb="achievement", target_type="achievement", target_id=3
+    )
+    services.notification_create(recipient=inactive, actor=user, verb="follow")
     note = Notification.objects.get()
     assert (note.recipient, note.actor, note.verb, note.target_id) == (
         user,
@@ -245,3 +248,31 @@ def test_mark_read_validation(user_client, payload):
 
 def test_inbox_needs_authentication(api_client):
     assert_error(api_client.get(INBOX), 401, "not_authenticated")
+
+
+def test_a_redelivered_achievement_event_notifies_once(user):
+    """No actor means the unread-unique index cannot catch the duplicate; the handler does."""
+    event = events.DomainEvent(
+        name="achievement.unlocked",
+        payload={"user_id": user.pk, "achievement_id": 9, "code": "first-post", "name": "x"},
+    )
+    events.run_durable_handlers(event)
+    events.run_durable_handlers(event)  # the outbox handed it off twice
+    assert Notification.objects.filter(recipient=user, verb="achievement").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("like.created", {"post_id": 5}),
+        ("follow.created", {}),
+        ("comment.created", {"post_id": 5, "comment_id": 7, "parent_author_id": None}),
+    ],
+)
+def test_redelivered_social_events_notify_once(user, name, payload):
+    actor = UserFactory()
+    people = {"user_id": actor.pk, "post_author_id": user.pk, "followee_id": user.pk}
+    event = events.DomainEvent(name=name, payload={**people, **payload})
+    events.run_durable_handlers(event)
+    events.run_durable_handlers(event)
+    assert Notification.objects.filter(recipient=user).count() == 1
