@@ -1,0 +1,56 @@
+"""Post.course and StudyGroup.course become foreign keys to courses.Course (issue 17, item 5).
+
+They were plain integers, so any number was accepted. Rows naming a course that does not exist
+(orphans) are reported on stdout, one line each, and their course is cleared: the post or
+group itself stays. The column keeps its name (course_id) and its values.
+"""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def clear_orphans(apps, schema_editor):
+    course_ids = apps.get_model("courses", "Course").objects.values("pk")
+    for model_name in ("Post", "StudyGroup"):
+        model = apps.get_model("social", model_name)
+        orphans = model.objects.filter(course_id__isnull=False).exclude(course_id__in=course_ids)
+        for pk, course_id in orphans.order_by("pk").values_list("pk", "course_id"):
+            print(
+                f"social.{model_name} {pk}: course {course_id} does not exist; "
+                "its course is cleared (the row is kept)"
+            )
+        cleared = orphans.update(course_id=None)
+        if cleared:
+            print(f"social.{model_name}: {cleared} row(s) without an existing course cleared")
+
+
+def course_field():
+    return models.ForeignKey(
+        blank=True,
+        null=True,
+        on_delete=django.db.models.deletion.SET_NULL,
+        related_name="+",
+        to="courses.course",
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("courses", "0005_quiz_attempt_limits"),
+        ("social", "0002_post_media"),
+    ]
+
+    operations = [migrations.RunPython(clear_orphans, migrations.RunPython.noop)]
+    for model_name in ("post", "studygroup"):
+        operations += [
+            # Name the column explicitly, so renaming the field keeps it, then make it the key.
+            migrations.AlterField(
+                model_name=model_name,
+                name="course_id",
+                field=models.PositiveBigIntegerField(
+                    blank=True, db_index=True, null=True, db_column="course_id"
+                ),
+            ),
+            migrations.RenameField(model_name=model_name, old_name="course_id", new_name="course"),
+            migrations.AlterField(model_name=model_name, name="course", field=course_field()),
+        ]
