@@ -290,7 +290,8 @@ def test_deleting_a_course_keeps_its_posts_and_groups():
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_reports_orphan_course_ids_and_clears_them(capsys):
     executor = MigrationExecutor(connection)
-    before, after = ("social", "0002_post_media"), ("social", "0003_course_foreign_keys")
+    before = ("social", "0002_post_media")
+    after = ("social", "0004_validate_course_foreign_keys")
     executor.migrate([before])
     try:
         courses = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "courses"]
@@ -317,6 +318,13 @@ def test_the_migration_reports_orphan_course_ids_and_clears_them(capsys):
     assert f"social.Post {orphan.pk}: course 999999 does not exist" in output
     assert f"social.StudyGroup {group.pk}: course 888888 does not exist" in output
     assert f"social.Post {kept.pk}:" not in output
+    with connection.cursor() as cursor:  # added NOT VALID (no long lock), then validated
+        cursor.execute(
+            "SELECT conrelid::regclass::text, convalidated FROM pg_constraint WHERE contype = 'f'"
+            " AND confrelid = 'courses_course'::regclass"
+            " AND conrelid IN ('social_post'::regclass, 'social_studygroup'::regclass)"
+        )
+        assert sorted(cursor.fetchall()) == [("social_post", True), ("social_studygroup", True)]
 
 
 # --- Item 6: per-user write limits, bounded catalog cache -----------------------------------

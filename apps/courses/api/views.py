@@ -72,17 +72,17 @@ def catalog_query(request) -> QueryDict:
     if page_size != paginator.page_size:
         clean["page_size"] = str(page_size)
     page = params.get("page", "1")
-    if page != "1" and page != "last":
+    if page == "last":
+        clean["page"] = page
+    else:
         try:
             number = int(page)
         except ValueError:
-            raise exceptions.NotFound("Invalid page.") from None
+            number = 0
         if number < 1:
             raise exceptions.NotFound("Invalid page.")
-        if number != 1:
+        if number > 1:
             clean["page"] = str(number)
-    elif page == "last":
-        clean["page"] = page
     clean._mutable = False
     return clean
 

@@ -3,6 +3,11 @@
 They were plain integers, so any number was accepted. Rows naming a course that does not exist
 (orphans) are reported on stdout, one line each, and their course is cleared: the post or
 group itself stays. The column keeps its name (course_id) and its values.
+
+On PostgreSQL the key is added NOT VALID, which holds its lock on the tables only for an
+instant and checks every new row at once; 0004 validates the existing rows without blocking
+writes (docs/operations.md, "Zero-downtime schema changes"). Elsewhere (SQLite) Django's
+usual AlterField rebuilds the table.
 """
 
 import django.db.models.deletion
@@ -22,6 +27,36 @@ def clear_orphans(apps, schema_editor):
         cleared = orphans.update(course_id=None)
         if cleared:
             print(f"social.{model_name}: {cleared} row(s) without an existing course cleared")
+
+
+class AlterFieldToForeignKeyNotValid(migrations.AlterField):
+    """AlterField from a positive integer column to a foreign key on the same column; on
+    PostgreSQL as two statements: drop the integer's CHECK, add the key NOT VALID."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        table = schema_editor.quote_name(model._meta.db_table)
+        check = schema_editor.quote_name(f"{model._meta.db_table}_{field.column}_check")
+        schema_editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}")
+        add_key = schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s")
+        schema_editor.execute(f"{add_key} NOT VALID")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        table = schema_editor.quote_name(model._meta.db_table)
+        for name in schema_editor._constraint_names(model, [field.column], foreign_key=True):
+            schema_editor.execute(
+                f"ALTER TABLE {table} DROP CONSTRAINT {schema_editor.quote_name(name)}"
+            )
+        check = schema_editor.quote_name(f"{model._meta.db_table}_{field.column}_check")
+        column = schema_editor.quote_name(field.column)
+        schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} >= 0)")
 
 
 def course_field():
@@ -52,5 +87,7 @@ class Migration(migrations.Migration):
                 ),
             ),
             migrations.RenameField(model_name=model_name, old_name="course_id", new_name="course"),
-            migrations.AlterField(model_name=model_name, name="course", field=course_field()),
+            AlterFieldToForeignKeyNotValid(
+                model_name=model_name, name="course", field=course_field()
+            ),
         ]
