@@ -5,6 +5,7 @@ configuration (docker/nginx/, as tests/deploy/stack.py builds it) on loopback; t
 never reach the web replicas, so none runs behind it."""
 
 import json
+import shutil
 import socket
 import ssl
 import subprocess
@@ -49,6 +50,7 @@ def nginx(tmp_path_factory) -> Iterator[Nginx]:
         yield Nginx(https_port=https_port, cert=prefix / "certs" / "fullchain.pem")
     finally:
         process.stop()
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def exchange(nginx: Nginx, request: bytes, *, tls: bool = True) -> tuple[int, dict, bytes]:
