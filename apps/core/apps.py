@@ -7,5 +7,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import outbox, reconcile
+        from .converters import register
 
+        register()  # before any URLconf is imported (they use `<id:...>`)
         reconcile.register("core.outbox", outbox.stuck_check)  # manage.py reconcile

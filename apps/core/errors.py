@@ -48,6 +48,14 @@ class PayloadTooLarge(ApplicationError):
     default_detail = "The request body is too large."
 
 
+class MalformedRequest(ApplicationError):
+    """Input no endpoint could accept: NUL characters, invalid UTF-8, JSON nested too deeply
+    (apps.core.parsers, apps.core.middleware.MalformedRequestMiddleware)."""
+
+    default_code = "malformed_request"
+    default_detail = "The request is malformed."
+
+
 class UnsupportedMediaType(ApplicationError):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
     default_code = "unsupported_media_type"

@@ -88,9 +88,11 @@ class ScopedRateThrottle(ClientIpMixin, throttling.ScopedRateThrottle, SimpleRat
 class WriteThrottled:
     """View mixin for per-user write caps: the scoped throttle (the view's throttle_scope)
     counts only unsafe methods, so a GET on the same URL does not spend the caller's write
-    budget; the default per-user rate applies to every method."""
+    budget; the default per-user rate applies to every method. Every API view that writes
+    has one (tests/core/test_hostile_input.py walks the URLconf): a specific scope where the
+    write is visible to others or costs storage, "writes" (a general cap) elsewhere."""
 
-    throttle_scope: str
+    throttle_scope: str = "writes"
 
     def get_throttles(self):
         if self.request.method in SAFE_METHODS:

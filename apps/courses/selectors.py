@@ -83,6 +83,13 @@ def course_get_visible(*, slug: str, user) -> Course:
     return course
 
 
+def course_referable(*, course_id: int, user) -> bool:
+    """Whether `user` may name this course on something of theirs (a post, a study group): it
+    exists and they may see it (a draft only for its editors, so ids reveal no drafts)."""
+    course = Course.objects.filter(pk=course_id).only("status", "instructor_id").first()
+    return course is not None and not _course_hidden_from(user=user, course=course)
+
+
 def course_get_public(*, slug: str) -> Course:
     """A course anyone may see (published or archived); drafts and unknown slugs are 404."""
     course = (

@@ -86,7 +86,7 @@ class PostAdmin(ModerationActions, admin.ModelAdmin):
     list_filter = ("visibility", "is_hidden", DeletedFilter, "created_at")
     search_fields = ("body", "author__email", "author__display_name")
     list_select_related = ("author", "group")
-    raw_id_fields = ("author", "group")
+    raw_id_fields = ("author", "group", "course")
     # The image changes through the API, which attaches and releases the file.
     readonly_fields = (
         "media",
@@ -191,7 +191,7 @@ class StudyGroupAdmin(admin.ModelAdmin):
     list_filter = ("is_private",)
     search_fields = ("name", "owner__email")
     list_select_related = ("owner",)
-    raw_id_fields = ("owner",)
+    raw_id_fields = ("owner", "course")
     inlines = (MembershipInline,)
 
 

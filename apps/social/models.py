@@ -24,9 +24,10 @@ class StudyGroup(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_study_groups"
     )
-    # Will become a ForeignKey to courses.Course once the courses app has landed (it is being
-    # written concurrently); until then the id is stored as is, indexed, not validated.
-    course_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # The course the group studies; a deleted course leaves the group (without a course).
+    course = models.ForeignKey(
+        "courses.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,9 +100,10 @@ class Post(models.Model):
     group = models.ForeignKey(
         StudyGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="posts"
     )
-    # Will become a ForeignKey to courses.Course once the courses app has landed (it is being
-    # written concurrently); until then the id is stored as is, indexed, not validated.
-    course_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # The course the post is about; a deleted course leaves the post (without a course).
+    course = models.ForeignKey(
+        "courses.Course", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     visibility = models.CharField(
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )

@@ -20,6 +20,7 @@ from apps.accounts.services import audit_record, tokens_revoke_all
 from apps.core import events
 from apps.core.db import increment, insert_or_skip
 from apps.core.errors import Conflict
+from apps.courses.selectors import course_referable
 from apps.media.services import media_attach, media_detach
 
 from . import selectors
@@ -57,6 +58,11 @@ def _audit_moderation(action: str, *, actor, target: Post | Comment, request) ->
     )
 
 
+def _check_course(*, course_id: int | None, user) -> None:
+    if course_id is not None and not course_referable(course_id=course_id, user=user):
+        raise ValidationError({"course": ["No such course."]})
+
+
 # --- Posts -----------------------------------------------------------------------------------
 
 
@@ -91,6 +97,7 @@ def post_create(
         visibility = Post.Visibility.GROUP
     elif visibility == Post.Visibility.GROUP:
         raise ValidationError({"visibility": ['"group" needs a group.']})
+    _check_course(course_id=course_id, user=author)
     body = _clean_body(body)
     media = None
     if media_id is not None:
@@ -365,6 +372,7 @@ def group_create(
     is_private: bool = False,
     course_id: int | None = None,
 ) -> StudyGroup:
+    _check_course(course_id=course_id, user=owner)
     group = StudyGroup.objects.create(
         owner=owner,
         name=name.strip(),

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.AccessLogMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
+    "apps.core.middleware.MalformedRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -218,6 +219,9 @@ CONTENT_SECURITY_POLICY = {
 # own, per-purpose limits below this ceiling.
 MAX_REQUEST_BODY_BYTES = env.int("LYO_MAX_REQUEST_BODY_BYTES", default=25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# JSON bodies (apps.core.parsers): size (413 beyond) and nesting depth (400 beyond).
+MAX_JSON_BODY_BYTES = env.int("LYO_MAX_JSON_BODY_BYTES", default=1024 * 1024)
+MAX_JSON_DEPTH = env.int("LYO_MAX_JSON_DEPTH", default=32)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -227,7 +231,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # The API speaks JSON; endpoints that take files (apps.media) set their own parsers.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # apps.core.parsers.JSONParser: DRF's, with size, depth, encoding and NUL limits.
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -250,6 +255,9 @@ REST_FRAMEWORK = {
         "reports": env("LYO_THROTTLE_REPORTS", default="20/hour"),
         "media_uploads": env("LYO_THROTTLE_MEDIA_UPLOADS", default="30/min"),
         "course_writes": env("LYO_THROTTLE_COURSE_WRITES", default="120/min"),
+        "groups": env("LYO_THROTTLE_GROUPS", default="20/hour"),  # creating study groups
+        # Every other write (apps.core.throttling.WriteThrottled's default scope).
+        "writes": env("LYO_THROTTLE_WRITES", default="120/min"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
@@ -288,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # `<id:...>` path parameters (apps.core.converters): ids in the database's range.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+    },
     # Choice sets that share a field name ("status") get distinct, stable component names.
     "ENUM_NAME_OVERRIDES": {
         "MembershipStatusEnum": "apps.social.models.Membership.Status",

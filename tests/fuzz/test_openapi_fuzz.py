@@ -200,3 +200,106 @@ def test_operation_conforms_to_its_schema(label, served_schema, unthrottled, set
         headers = {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
         for mode in ("positive", "negative"):
             _fuzz(operation, mode, headers, pinned)
+
+
+# --- Hostile input on every operation (issue 17) -------------------------------------------
+#
+# Not generated from the schema but aimed past it: what an attacker sends to any endpoint.
+# Each operation gets, as each of the three callers: JSON nested 50,000 deep, every documented
+# body property (and an unknown one) holding a NUL, an integer beyond 64 bits, or a lone
+# surrogate; a body that is not UTF-8; every documented query parameter as `%00`, `%ff` and a
+# 23-digit number; every path parameter as a 23-digit number, 2**63, `%00` and `%ff`. None may
+# be a 5xx; every answer is the error envelope or a documented success. The counts are
+# reported at the end of the run (tests/fuzz/conftest.py).
+
+HUGE = 12345678901234567890123
+
+
+def _hostile_bodies(properties: list[str]) -> list[bytes]:
+    names = [*properties, "zz_unknown"]
+    bodies = [b"[" * 50_000, b'{"a":' * 50_000, b'{"x": "caf\xe9"}']
+    for value in ('"a\\u0000b"', str(HUGE), str(-HUGE), '"\\ud800"', "1e999999"):
+        bodies.append(("{" + ", ".join(f'"{name}": {value}' for name in names) + "}").encode())
+    bodies.append(('{"a\\u0000": 1, "' + names[0] + '": [[[[' + "1]]]]}").encode())
+    return bodies
+
+
+def _hostile_requests(operation: dict, path: str, values: dict) -> list[tuple[str, str, bytes]]:
+    """(path with query, content type, body) for one operation."""
+    parameters = operation.get("parameters", [])
+    path_names = [p["name"] for p in parameters if p["in"] == "path"]
+    query_names = [p["name"] for p in parameters if p["in"] == "query"]
+    real_path = path
+    for name in path_names:
+        real_path = real_path.replace("{" + name + "}", str(values[name]))
+    requests = []
+    for name in path_names:
+        for bad in (str(HUGE), str(2**63), "%00", "%ff", "a%00b"):
+            bad_path = path
+            for other in path_names:
+                bad_path = bad_path.replace(
+                    "{" + other + "}", bad if other == name else str(values[other])
+                )
+            requests.append((bad_path, "application/json", b""))
+    for name in query_names:
+        for bad in ("%00", "a%00b", "%ff%fe", str(HUGE), str(-HUGE), "course:%00"):
+            requests.append((f"{real_path}?{name}={bad}", "application/json", b""))
+    requests.append((f"{real_path}?junk%00=1&%ff=2", "application/json", b""))
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        schema = content["application/json"].get("schema", {})
+        properties = list(_resolved(schema).get("properties", {})) or ["x"]
+        requests += [(real_path, "application/json", body) for body in _hostile_bodies(properties)]
+    elif content:  # multipart uploads: NUL and invalid UTF-8 in the form fields and filename
+        boundary = "lyo-hostile"
+        for value in (b"a\x00b", b"caf\xe9", str(HUGE).encode()):
+            body = (
+                (f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n').encode()
+                + value
+                + (
+                    f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                    f'filename="a\x00.png"\r\nContent-Type: image/png\r\n\r\n'
+                ).encode()
+                + b"\x89PNG\r\n\x1a\n"
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            requests.append((real_path, f"multipart/form-data; boundary={boundary}", body))
+    return requests
+
+
+def _resolved(schema: dict) -> dict:
+    reference = schema.get("$ref")
+    if not reference:
+        return schema
+    name = reference.rsplit("/", 1)[1]
+    return _served_document()["components"]["schemas"][name]
+
+
+@pytest.mark.parametrize("label", _operations())
+def test_operation_survives_hostile_input(label, unthrottled, settings, record_property):
+    from django.test import Client
+
+    settings.COURSES_CACHE_SECONDS = 0
+    method, path = label.split(" ", 1)
+    operation = _served_document()["paths"][path][method.lower()]
+    world = build_world()
+    requests = _hostile_requests(operation, path, world.path_values())
+    sent, failures = 0, []
+    for who in CALLERS:
+        token = AccessToken.for_user(getattr(world, who))
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        for target, content_type, body in requests:
+            response = client.generic(method, target, body, content_type=content_type)
+            sent += 1
+            if response.status_code >= 500:
+                failures.append((who, target, body[:80], response.status_code))
+            elif response.status_code >= 400 and response["Content-Type"] == "application/json":
+                assert set(response.json()["error"]) == {
+                    "code",
+                    "message",
+                    "details",
+                    "request_id",
+                }
+    record_property("hostile_cases", sent)
+    record_property("hostile_5xx", len(failures))
+    assert failures == [], failures[:5]

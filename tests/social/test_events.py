@@ -2,8 +2,10 @@ import pytest
 from django.db import connection, transaction
 
 from apps.core import events
+from apps.courses.models import Course
 from apps.social import services
 from apps.social.models import Comment, Post
+from tests.courses.factories import CourseFactory
 from tests.factories import UserFactory, client_for
 from tests.social.factories import PostFactory, StudyGroupFactory
 
@@ -38,7 +40,8 @@ def test_events_are_delivered_after_the_request_commits(heard):
     author, fan = UserFactory(), UserFactory()
     author_client, fan_client = client_for(author), client_for(fan)
 
-    post_id = author_client.post("/api/v1/posts/", {"body": "Hello", "course": 5}).json()["id"]
+    course = CourseFactory(status=Course.Status.PUBLISHED).pk
+    post_id = author_client.post("/api/v1/posts/", {"body": "Hello", "course": course}).json()["id"]
     fan_client.post(f"/api/v1/posts/{post_id}/like/")
     fan_client.post(f"/api/v1/posts/{post_id}/like/")  # idempotent: no second event
     comment_id = fan_client.post(f"/api/v1/posts/{post_id}/comments/", {"body": "Hi"}).json()["id"]
@@ -48,7 +51,7 @@ def test_events_are_delivered_after_the_request_commits(heard):
     assert [(name, payload) for name, payload, _ in heard] == [
         (
             "post.created",
-            {"post_id": post_id, "user_id": author.pk, "group_id": None, "course_id": 5},
+            {"post_id": post_id, "user_id": author.pk, "group_id": None, "course_id": course},
         ),
         ("like.created", {"user_id": fan.pk, "post_id": post_id, "post_author_id": author.pk}),
         (

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from apps.social import selectors
 from apps.social.api.serializers import PostOutput
 from apps.social.models import Follow, Like, Membership, Post, StudyGroup
+from tests.courses.factories import CourseFactory
 from tests.factories import UserFactory, client_for
 from tests.social.conftest import assert_error
 from tests.social.factories import (
@@ -100,14 +101,15 @@ def test_an_inactive_accounts_own_posts_are_not_in_its_feed(user):
 
 def test_feed_items_carry_author_counts_liked_by_me_group_and_course(user, user_client):
     group = StudyGroupFactory(owner=user, name="Algebra club")
-    post = PostFactory(author=user, group=group, course_id=12, like_count=3, comment_count=2)
+    course = CourseFactory()
+    post = PostFactory(author=user, group=group, course=course, like_count=3, comment_count=2)
     Like.objects.create(user=user, post=post)
     other = PostFactory(author=user)
     items = {item["id"]: item for item in user_client.get(FEED).json()["results"]}
     item = items[post.pk]
     assert item["author"] == {"id": user.pk, "display_name": user.display_name}
     assert item["group"] == {"id": group.pk, "name": "Algebra club"}
-    assert item["course"] == {"id": 12}
+    assert item["course"] == {"id": course.pk}
     assert (item["like_count"], item["comment_count"], item["liked_by_me"]) == (3, 2, True)
     assert item["visibility"] == "group"
     assert {"body", "created_at"} <= set(item)
@@ -119,7 +121,7 @@ def test_feed_rows_render_as_the_declared_fields_render_them(user):
     """PostOutput renders feed rows (dicts) on a fast path: the same JSON as its declared
     fields, for every kind of post and in any time zone."""
     group = StudyGroupFactory(owner=user, name="Algebra club")
-    PostFactory(author=user, group=group, course_id=12, like_count=3, comment_count=2)
+    PostFactory(author=user, group=group, course=CourseFactory(), like_count=3, comment_count=2)
     liked = PostFactory(author=user, visibility=Post.Visibility.FOLLOWERS)
     Like.objects.create(user=user, post=liked)
     PostFactory(author=user, created_at=timezone.now().replace(microsecond=0))

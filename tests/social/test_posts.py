@@ -1,7 +1,9 @@
 import pytest
 
 from apps.accounts.models import AuditEvent
+from apps.courses.models import Course
 from apps.social.models import Membership, Post
+from tests.courses.factories import CourseFactory
 from tests.factories import UserFactory, client_for
 from tests.social.conftest import assert_error
 from tests.social.factories import (
@@ -30,7 +32,8 @@ def test_create_post_sanitizes_and_returns_the_full_item(user_client, user):
         "<script>alert(1)</script><b>now</b> <img src=x onerror=alert(2)> "
         '<a href="javascript:alert(3)">bad</a> 1 < 2'
     )
-    response = user_client.post(POSTS, {"body": body, "course": 42})
+    course = CourseFactory(status=Course.Status.PUBLISHED)
+    response = user_client.post(POSTS, {"body": body, "course": course.pk})
     assert response.status_code == 201, response.content
     item = response.json()
     post = Post.objects.get()
@@ -44,7 +47,7 @@ def test_create_post_sanitizes_and_returns_the_full_item(user_client, user):
     )
     assert "<b>now</b>" in post.body and "1 &lt; 2" in post.body
     assert item["author"] == {"id": user.pk, "display_name": user.display_name}
-    assert item["course"] == {"id": 42}
+    assert item["course"] == {"id": course.pk}
     assert item["group"] is None
     assert item["visibility"] == "public"
     assert (item["like_count"], item["comment_count"], item["liked_by_me"]) == (0, 0, False)
@@ -53,9 +56,10 @@ def test_create_post_sanitizes_and_returns_the_full_item(user_client, user):
 
 
 def test_course_id_is_accepted_as_an_alias_of_course(user_client):
-    response = user_client.post(POSTS, {"body": "Week 2 notes", "course_id": 7})
-    assert response.json()["course"] == {"id": 7}
-    assert Post.objects.get().course_id == 7
+    course = CourseFactory(status=Course.Status.PUBLISHED)
+    response = user_client.post(POSTS, {"body": "Week 2 notes", "course_id": course.pk})
+    assert response.json()["course"] == {"id": course.pk}
+    assert Post.objects.get().course_id == course.pk
 
 
 @pytest.mark.parametrize(

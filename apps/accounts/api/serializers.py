@@ -5,6 +5,7 @@ from rest_framework import serializers
 from apps.accounts import roles
 from apps.accounts.email_identity import canonical_email
 from apps.accounts.selectors import user_role_names
+from apps.core.input import InputSerializer
 from apps.media.api.serializers import MediaRefOutput
 
 _MAX_PASSWORD = 256  # long passphrases welcome; bounded so hashing cannot be abused
@@ -18,7 +19,7 @@ class CanonicalEmailField(serializers.EmailField):
         return super().to_internal_value(canonical_email(data) if isinstance(data, str) else data)
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(InputSerializer):
     email = CanonicalEmailField(max_length=254)
     password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
     display_name = serializers.CharField(max_length=80)
@@ -33,12 +34,12 @@ class RegisterOutput(serializers.Serializer):
     )
 
 
-class TokenObtainInput(serializers.Serializer):
+class TokenObtainInput(InputSerializer):
     email = CanonicalEmailField(max_length=254)
     password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
 
 
-class RefreshInput(serializers.Serializer):
+class RefreshInput(InputSerializer):
     refresh = serializers.CharField(max_length=2048)
 
 
@@ -47,7 +48,7 @@ class TokenPairOutput(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class EmailInput(serializers.Serializer):
+class EmailInput(InputSerializer):
     email = CanonicalEmailField(max_length=254)
 
 
@@ -55,7 +56,7 @@ class AcceptedOutput(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class PasswordChangeInput(serializers.Serializer):
+class PasswordChangeInput(InputSerializer):
     old_password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
     new_password = serializers.CharField(max_length=_MAX_PASSWORD, trim_whitespace=False)
 
@@ -75,7 +76,7 @@ class MeOutput(serializers.Serializer):
         return user_role_names(user=user)
 
 
-class MeUpdateInput(serializers.Serializer):
+class MeUpdateInput(InputSerializer):
     display_name = serializers.CharField(max_length=80, required=False)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False)
@@ -107,7 +108,7 @@ class PublicUserOutput(serializers.Serializer):
         return user_role_names(user=user)
 
 
-class RolesInput(serializers.Serializer):
+class RolesInput(InputSerializer):
     roles = serializers.ListField(
         child=serializers.ChoiceField(choices=roles.ALL_ROLES), min_length=1, max_length=4
     )

@@ -12,6 +12,6 @@ urlpatterns = [
     path("auth/password/change/", views.PasswordChangeView.as_view(), name="auth-password-change"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/export/", views.MeExportView.as_view(), name="me-export"),
-    path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
-    path("users/<int:user_id>/roles/", views.UserRolesView.as_view(), name="user-roles"),
+    path("users/<id:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
+    path("users/<id:user_id>/roles/", views.UserRolesView.as_view(), name="user-roles"),
 ]

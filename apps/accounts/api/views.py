@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from apps.accounts import selectors, services
 from apps.accounts.permissions import has_perm
 from apps.core.api import NonAtomicAPIView
+from apps.core.throttling import WriteThrottled
 
 from . import serializers as s
 from .throttles import AuthEmailThrottle, AuthIpThrottle
@@ -62,7 +63,7 @@ class TokenRefreshView(APIView):
         return Response(s.TokenPairOutput(tokens).data)
 
 
-class LogoutView(APIView):
+class LogoutView(WriteThrottled, APIView):
     @extend_schema(request=s.RefreshInput, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = s.RefreshInput(data=request.data)
@@ -97,7 +98,7 @@ class PasswordResetView(_AccountEmailView):
     send = staticmethod(services.password_reset_request)
 
 
-class PasswordChangeView(APIView):
+class PasswordChangeView(WriteThrottled, APIView):
     @extend_schema(request=s.PasswordChangeInput, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
@@ -106,7 +107,7 @@ class PasswordChangeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(WriteThrottled, APIView):
     @extend_schema(responses={200: s.MeOutput}, tags=["me"])
     def get(self, request):
         user = selectors.users_with_roles().select_related("avatar").get(pk=request.user.pk)
@@ -147,7 +148,7 @@ class UserDetailView(APIView):
         return Response(s.PublicUserOutput(user).data)
 
 
-class UserRolesView(APIView):
+class UserRolesView(WriteThrottled, APIView):
     permission_classes = [has_perm("accounts.manage_roles")]
 
     @extend_schema(request=s.RolesInput, responses={200: s.RolesOutput}, tags=["users"])

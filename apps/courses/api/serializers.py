@@ -2,6 +2,7 @@ from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.input import IdField, InputSerializer
 from apps.courses.markdown import lesson_html_for_reader
 from apps.courses.models import Category, Course, Question, Quiz
 from apps.courses.services import MAX_LESSON_ATTACHMENTS
@@ -60,7 +61,7 @@ class CourseDetailWithViewerOutput(CourseDetailOutput):
     viewer = ViewerOutput()
 
 
-class CourseInput(serializers.Serializer):
+class CourseInput(InputSerializer):
     title = serializers.CharField(max_length=200)
     summary = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
@@ -77,18 +78,18 @@ class CourseInput(serializers.Serializer):
     )
 
 
-class ChoiceInput(serializers.Serializer):
+class ChoiceInput(InputSerializer):
     text = serializers.CharField(max_length=500)
     is_correct = serializers.BooleanField(default=False)
 
 
-class QuestionInput(serializers.Serializer):
+class QuestionInput(InputSerializer):
     text = serializers.CharField(max_length=2000)
     kind = serializers.ChoiceField(choices=Question.Kind.choices, default=Question.Kind.SINGLE)
     choices = ChoiceInput(many=True, min_length=2, max_length=10)
 
 
-class QuizInput(serializers.Serializer):
+class QuizInput(InputSerializer):
     pass_mark = serializers.IntegerField(min_value=0, max_value=100, default=70)
     max_attempts = serializers.IntegerField(
         min_value=1,
@@ -126,7 +127,7 @@ class DistinctMediaIdsField(serializers.ListField):
         return ids
 
 
-class LessonInput(serializers.Serializer):
+class LessonInput(InputSerializer):
     title = serializers.CharField(max_length=200)
     position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
     body_markdown = serializers.CharField(max_length=100_000, required=False, allow_blank=True)
@@ -228,9 +229,9 @@ class LessonOutput(serializers.Serializer):
         return MediaRefOutput(files, many=True).data
 
 
-class QuizAttemptInput(serializers.Serializer):
+class QuizAttemptInput(InputSerializer):
     answers = serializers.DictField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=20),
+        child=serializers.ListField(child=IdField(), max_length=20),
         allow_empty=True,
     )
 
@@ -260,7 +261,7 @@ class ProgressOutput(serializers.Serializer):
     course_completed = serializers.BooleanField()
 
 
-class ReviewInput(serializers.Serializer):
+class ReviewInput(InputSerializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
     text = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 

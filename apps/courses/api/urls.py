@@ -13,14 +13,14 @@ urlpatterns = [
     ),
     path("courses/<slug:slug>/reviews/", views.ReviewsView.as_view(), name="course-reviews"),
     path("courses/<slug:slug>/stats/", views.CourseStatsView.as_view(), name="course-stats"),
-    path("lessons/<int:lesson_id>/", views.LessonDetailView.as_view(), name="lesson-detail"),
+    path("lessons/<id:lesson_id>/", views.LessonDetailView.as_view(), name="lesson-detail"),
     path(
-        "lessons/<int:lesson_id>/quiz/attempts/",
+        "lessons/<id:lesson_id>/quiz/attempts/",
         views.QuizAttemptView.as_view(),
         name="lesson-quiz-attempts",
     ),
     path(
-        "lessons/<int:lesson_id>/complete/",
+        "lessons/<id:lesson_id>/complete/",
         views.LessonCompleteView.as_view(),
         name="lesson-complete",
     ),

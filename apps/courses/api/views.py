@@ -1,6 +1,9 @@
-from django.http import Http404
+import copy
+
+from django.http import Http404, QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,6 +44,57 @@ CATALOG_PARAMETERS = [
 ]
 
 
+def catalog_query(request) -> QueryDict:
+    """The catalog's known parameters, validated, in one spelling each, defaults left out.
+    The shared cache is keyed on this and its page links are built from it, so parameters
+    the catalog does not know (`?junk=1`, `?utm_source=`) neither make a cache entry each
+    nor reach anyone else's links. Invalid values answer 400 and are not cached."""
+    params = request.query_params
+    clean = QueryDict(mutable=True)
+    q = params.get("q", "").strip()[:200]
+    if q:
+        clean["q"] = q
+    ordering = params.get("ordering", "newest")
+    if ordering not in selectors.ORDERINGS:
+        raise exceptions.ValidationError(
+            {"ordering": [f"Choose one of: {', '.join(selectors.ORDERINGS)}."]}
+        )
+    if ordering != "newest":
+        clean["ordering"] = ordering
+    filterset = CatalogFilter(params, queryset=selectors.course_catalog().none())
+    if not filterset.is_valid():
+        raise exceptions.ValidationError(filterset.errors)
+    for name, value in sorted(filterset.form.cleaned_data.items()):
+        if value not in (None, ""):
+            clean[name] = str(value)
+    paginator = CatalogPagination()
+    page_size = paginator.get_page_size(request)  # 400 when not a whole number >= 1
+    if page_size != paginator.page_size:
+        clean["page_size"] = str(page_size)
+    page = params.get("page", "1")
+    if page == "last":
+        clean["page"] = page
+    else:
+        try:
+            number = int(page)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise exceptions.NotFound("Invalid page.")
+        if number > 1:
+            clean["page"] = str(number)
+    clean._mutable = False
+    return clean
+
+
+def _with_query(request, query: QueryDict) -> Request:
+    """The request as if it had been sent with only `query` (for the paginator's links)."""
+    django_request = copy.copy(request._request)
+    django_request.GET = query
+    django_request.META = {**django_request.META, "QUERY_STRING": query.urlencode()}
+    return Request(django_request)
+
+
 class CourseListView(WriteThrottled, APIView):
     pagination_class = CatalogPagination  # documents the paginated list (used in get)
 
@@ -56,23 +110,21 @@ class CourseListView(WriteThrottled, APIView):
         auth=[],
     )
     def get(self, request):
+        query = catalog_query(request)
+
         def compute():
-            ordering = request.query_params.get("ordering", "newest")
-            if ordering not in selectors.ORDERINGS:
-                raise exceptions.ValidationError(
-                    {"ordering": [f"Choose one of: {', '.join(selectors.ORDERINGS)}."]}
-                )
             queryset = selectors.course_catalog(
-                q=request.query_params.get("q", "")[:200], ordering=ordering
+                q=query.get("q", ""), ordering=query.get("ordering", "newest")
             )
-            filterset = CatalogFilter(request.query_params, queryset=queryset)
-            if not filterset.is_valid():
-                raise exceptions.ValidationError(filterset.errors)
+            filterset = CatalogFilter(query, queryset=queryset)
+            filterset.is_valid()  # validated by catalog_query
             paginator = CatalogPagination()
-            page = paginator.paginate_queryset(filterset.qs.distinct(), request, view=self)
+            page = paginator.paginate_queryset(
+                filterset.qs.distinct(), _with_query(request, query), view=self
+            )
             return paginator.get_paginated_response(s.CourseListOutput(page, many=True).data).data
 
-        data = cached(("catalog", request.get_host(), request.get_full_path()), compute)
+        data = cached(("catalog", request.get_host(), query.urlencode()), compute)
         return Response(data)
 
     @extend_schema(request=s.CourseInput, responses={201: s.CourseDetailOutput}, tags=["courses"])
@@ -211,7 +263,9 @@ class LessonDetailView(WriteThrottled, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class QuizAttemptView(APIView):
+class QuizAttemptView(WriteThrottled, APIView):
+    throttle_scope = "writes"
+
     @extend_schema(
         request=s.QuizAttemptInput, responses={201: s.QuizAttemptOutput}, tags=["lessons"]
     )
@@ -228,7 +282,9 @@ class QuizAttemptView(APIView):
         return Response(s.QuizAttemptOutput(attempt).data, status=status.HTTP_201_CREATED)
 
 
-class EnrollmentView(APIView):
+class EnrollmentView(WriteThrottled, APIView):
+    throttle_scope = "writes"
+
     @extend_schema(
         request=None,
         responses={200: s.EnrollmentOutput, 201: s.EnrollmentOutput},
@@ -250,7 +306,9 @@ class EnrollmentView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LessonCompleteView(APIView):
+class LessonCompleteView(WriteThrottled, APIView):
+    throttle_scope = "writes"
+
     @extend_schema(request=None, responses={200: s.ProgressOutput}, tags=["enrollment"])
     def post(self, request, lesson_id: int):
         """Mark the lesson done (idempotent). A lesson with a quiz completes by passing the
@@ -284,7 +342,8 @@ class MyEnrollmentsView(APIView):
         return paginator.get_paginated_response(s.EnrollmentOutput(page, many=True).data)
 
 
-class ReviewsView(APIView):
+class ReviewsView(WriteThrottled, APIView):
+    throttle_scope = "writes"
     pagination_class = PageNumberPagination  # documents the paginated list (used in get)
 
     def get_permissions(self):

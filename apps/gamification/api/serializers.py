@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from apps.core.input import InputSerializer
+
 
 class AchievementOutput(serializers.Serializer):
     code = serializers.CharField()
@@ -33,7 +35,7 @@ class MeGamificationOutput(serializers.Serializer):
     achievements = UnlockedAchievementOutput(many=True)
 
 
-class MeGamificationInput(serializers.Serializer):
+class MeGamificationInput(InputSerializer):
     streak_reminders = serializers.BooleanField()
 
 

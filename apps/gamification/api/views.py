@@ -5,12 +5,13 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.throttling import WriteThrottled
 from apps.gamification import leaderboards, selectors, services
 
 from . import serializers as s
 
 
-class MeGamificationView(APIView):
+class MeGamificationView(WriteThrottled, APIView):
     @extend_schema(responses={200: s.MeGamificationOutput}, tags=["gamification"])
     def get(self, request):
         return Response(s.MeGamificationOutput(selectors.me_summary(user=request.user)).data)

@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
+from apps.core.input import InputSerializer
 from apps.media import selectors
 from apps.media.models import MediaFile
 from apps.media.policies import Purpose
 
 
-class MediaUploadInput(serializers.Serializer):
+class MediaUploadInput(InputSerializer):
     file = serializers.FileField(
         help_text="The file. Its type is recognised from its content, not its name."
     )
@@ -50,7 +51,7 @@ class MediaRefOutput(serializers.Serializer):
         return selectors.media_url(media=media)
 
 
-class DirectUploadInput(serializers.Serializer):
+class DirectUploadInput(InputSerializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     content_type = serializers.CharField(max_length=100)
     size = serializers.IntegerField(min_value=1, help_text="Exact size in bytes.")

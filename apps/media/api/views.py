@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.core.api import NonAtomicAPIView
 from apps.core.pagination import CursorPagination
-from apps.core.throttling import ScopedRateThrottle, UserRateThrottle
+from apps.core.throttling import ScopedRateThrottle, UserRateThrottle, WriteThrottled
 from apps.media import selectors, services, storage
 
 from . import serializers as s
@@ -61,7 +61,7 @@ class MediaListCreateView(UploadThrottleMixin, NonAtomicAPIView):
         return Response(s.MediaOutput(media).data, status=status.HTTP_201_CREATED)
 
 
-class MediaDetailView(APIView):
+class MediaDetailView(WriteThrottled, APIView):
     @extend_schema(responses={200: s.MediaOutput}, tags=["media"])
     def get(self, request, media_id):
         media = selectors.media_get_visible(media_id=media_id, user=request.user)

@@ -3,6 +3,7 @@ from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.input import IdField, InputSerializer
 from apps.media.api.serializers import MediaRefOutput
 from apps.social import selectors
 from apps.social.models import Membership, Post, Report
@@ -38,13 +39,11 @@ class CourseSummaryField(serializers.Field):
         return {"id": value}
 
 
-class _CourseReferenceInput(serializers.Serializer):
+class _CourseReferenceInput(InputSerializer):
     """`course` (the contract's name) or `course_id`: the id of a course, optional."""
 
-    course = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    course_id = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, write_only=True
-    )
+    course = IdField(required=False, allow_null=True)
+    course_id = IdField(required=False, allow_null=True, write_only=True)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -112,14 +111,14 @@ class PostOutput(serializers.Serializer):
 
 class PostCreateInput(_CourseReferenceInput):
     body = serializers.CharField(max_length=POST_BODY_MAX)
-    group = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    group = IdField(required=False, allow_null=True)
     visibility = serializers.ChoiceField(choices=Post.Visibility.choices, required=False)
     media = serializers.UUIDField(
         required=False, allow_null=True, help_text="Id of your uploaded post_image media file."
     )
 
 
-class PostUpdateInput(serializers.Serializer):
+class PostUpdateInput(InputSerializer):
     body = serializers.CharField(max_length=POST_BODY_MAX, required=False)
     visibility = serializers.ChoiceField(choices=Post.Visibility.choices, required=False)
     media = serializers.UUIDField(
@@ -131,7 +130,7 @@ class PostUpdateInput(serializers.Serializer):
 
 
 class PostListQuery(serializers.Serializer):
-    author = serializers.IntegerField(required=False, min_value=1)
+    author = IdField(required=False)
 
 
 class LikeOutput(serializers.Serializer):
@@ -151,9 +150,9 @@ class CommentOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class CommentCreateInput(serializers.Serializer):
+class CommentCreateInput(InputSerializer):
     body = serializers.CharField(max_length=COMMENT_BODY_MAX)
-    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    parent = IdField(required=False, allow_null=True)
 
 
 # --- Follows --------------------------------------------------------------------------------
@@ -228,7 +227,7 @@ class GroupCreateInput(_CourseReferenceInput):
     is_private = serializers.BooleanField(required=False, default=False)
 
 
-class GroupUpdateInput(serializers.Serializer):
+class GroupUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
@@ -242,7 +241,7 @@ class MembersQuery(serializers.Serializer):
     )
 
 
-class MemberRoleInput(serializers.Serializer):
+class MemberRoleInput(InputSerializer):
     role = serializers.ChoiceField(
         choices=Membership.Role.choices, help_text="admin or member (ownership is transferred)"
     )
@@ -253,16 +252,16 @@ class MemberRoleInput(serializers.Serializer):
         return value
 
 
-class GroupTransferInput(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1)
+class GroupTransferInput(InputSerializer):
+    user_id = IdField()
 
 
 # --- Reports and moderation -----------------------------------------------------------------
 
 
-class ReportCreateInput(serializers.Serializer):
+class ReportCreateInput(InputSerializer):
     target_type = serializers.ChoiceField(choices=Report.TargetType.choices)
-    target_id = serializers.IntegerField(min_value=1)
+    target_id = IdField()
     reason = serializers.CharField(max_length=1000)
 
 
@@ -309,7 +308,7 @@ class ModerationQueueQuery(serializers.Serializer):
     )
 
 
-class ReportResolveInput(serializers.Serializer):
+class ReportResolveInput(InputSerializer):
     action = serializers.ChoiceField(choices=Report.Action.choices)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -335,10 +334,8 @@ class NotificationsQuery(serializers.Serializer):
     unread = serializers.BooleanField(required=False, default=False)
 
 
-class NotificationsReadInput(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=500
-    )
+class NotificationsReadInput(InputSerializer):
+    ids = serializers.ListField(child=IdField(), required=False, max_length=500)
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):

@@ -296,7 +296,8 @@ class UserFollowingView(_FollowListView):
 # --- Study groups ----------------------------------------------------------------------------
 
 
-class GroupListCreateView(APIView):
+class GroupListCreateView(WriteThrottled, APIView):
+    throttle_scope = "groups"
     pagination_class = PageNumberPagination
 
     @extend_schema(
@@ -327,7 +328,7 @@ class GroupListCreateView(APIView):
         return Response(_group_data(request, group), status=status.HTTP_201_CREATED)
 
 
-class GroupDetailView(APIView):
+class GroupDetailView(WriteThrottled, APIView):
     @extend_schema(responses={200: s.GroupOutput}, tags=["groups"])
     def get(self, request, group_id: int):
         """A private group is visible to its members; to someone who asked to join it, sealed
@@ -397,7 +398,7 @@ class GroupMembersView(APIView):
         return paginated(self, members, s.MembershipOutput)
 
 
-class GroupMemberDetailView(APIView):
+class GroupMemberDetailView(WriteThrottled, APIView):
     @extend_schema(request=s.MemberRoleInput, responses={200: s.MembershipOutput}, tags=["groups"])
     def patch(self, request, group_id: int, user_id: int):
         """The owner makes a member an admin or an admin a member."""
@@ -416,7 +417,7 @@ class GroupMemberDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class GroupMemberApproveView(APIView):
+class GroupMemberApproveView(WriteThrottled, APIView):
     @extend_schema(request=None, responses={200: s.MembershipOutput}, tags=["groups"])
     def post(self, request, group_id: int, user_id: int):
         """Owner/admins approve a pending join request; the requester is notified."""
@@ -425,7 +426,7 @@ class GroupMemberApproveView(APIView):
         return Response(s.MembershipOutput(membership).data)
 
 
-class GroupTransferView(APIView):
+class GroupTransferView(WriteThrottled, APIView):
     @extend_schema(request=s.GroupTransferInput, responses={200: s.GroupOutput}, tags=["groups"])
     def post(self, request, group_id: int):
         """The owner hands the group to an active member and becomes an admin."""
@@ -492,7 +493,7 @@ class ModerationReportsView(APIView):
         return paginator.get_paginated_response(data)
 
 
-class ModerationReportResolveView(APIView):
+class ModerationReportResolveView(WriteThrottled, APIView):
     permission_classes = [has_perm("accounts.moderate_content")]
 
     @extend_schema(
@@ -532,7 +533,7 @@ class NotificationsView(APIView):
         return response
 
 
-class NotificationsReadView(APIView):
+class NotificationsReadView(WriteThrottled, APIView):
     @extend_schema(
         request=s.NotificationsReadInput,
         responses={200: s.NotificationsReadOutput},
