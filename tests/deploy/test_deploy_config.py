@@ -92,7 +92,8 @@ def test_the_image_is_multi_stage_unprivileged_and_health_checked():
     assert len(stages) == 2
     runtime = stages[-1]
     assert "build-essential" not in runtime and "gcc" not in runtime
-    assert re.search(r"^USER lyo", runtime, flags=re.M)
+    assert re.search(r"--uid 10001 --gid lyo", runtime)
+    assert re.search(r"^USER 10001:10001$", runtime, flags=re.M)  # lyo, numeric (DL3066)
     assert "HEALTHCHECK" in runtime and "/health/live/" in runtime
     assert "PROMETHEUS_MULTIPROC_DIR=" in runtime
     assert "collectstatic" in runtime
