@@ -619,6 +619,12 @@ class Smoke:
             f"metrics: {metrics.status_code}",
         )
 
+        # nginx spread the journey over both web containers.
+        for index in (1, 2):
+            name = self.podman.name(f"web{index}")
+            proxied = self.logs(name, tail=2000).count('"forwarded_for": "127.0.0.1"')
+            check(proxied >= 3, f"{name} got {proxied} requests through nginx")
+
     def failover(self) -> None:
         web1, web2 = self.podman.name("web1"), self.podman.name("web2")
         self.podman("kill", "--signal", "KILL", web1, timeout=30)
