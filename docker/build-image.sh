@@ -25,6 +25,42 @@ BASE_PACKAGES=python3.11,python3.11-venv,python3-pip,python-is-python3,ca-certif
 HOST_CA_BUNDLE=${LYO_HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 DEBOOTSTRAP_TIMEOUT=${LYO_DEBOOTSTRAP_TIMEOUT:-600}
 BUILD_TIMEOUT=${LYO_BUILD_TIMEOUT:-900}
+APT_DIR=${LYO_APT_DIR:-/etc/apt}
+
+# The first Debian mirror apt uses for the suite itself (not -updates or -security), from
+# deb822 .sources files or one-line sources.list entries.
+debian_mirror() {
+  local file
+  for file in "$APT_DIR"/sources.list.d/*.sources; do
+    [ -r "$file" ] || continue
+    awk -v suite="$SUITE" '
+      BEGIN { RS = ""; FS = "\n" }
+      {
+        uris = ""; ok = 0; deb = 0; enabled = 1
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
+          if ($i ~ /^Types:.*[ \t]deb([ \t]|$)/) deb = 1
+          if ($i ~ /^Suites:/) { n = split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1 }
+          if ($i ~ /^Enabled:[ \t]*no/) enabled = 0
+        }
+        if (deb && ok && enabled && uris != "") { split(uris, u, /[ \t]+/); print u[1]; exit }
+      }' "$file"
+  done
+  for file in "$APT_DIR"/sources.list "$APT_DIR"/sources.list.d/*.list; do
+    [ -r "$file" ] || continue
+    awk -v suite="$SUITE" '$1 == "deb" {
+        i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == suite) { print $i; exit }
+      }' "$file"
+  done
+}
+
+# `build-image.sh --print-mirror`: the mirror it would use, nothing else (tested on its own).
+if [ "${1:-}" = "--print-mirror" ]; then
+  mirror=$(debian_mirror)
+  printf '%s\n' "${mirror%%$'\n'*}"
+  exit 0
+fi
 
 for tool in buildah podman debootstrap; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -39,37 +75,10 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/docker/containers.conf}
 work=$(mktemp -d /tmp/lyo-image-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# The first Debian mirror apt uses for the suite itself (not -updates or -security), from
-# deb822 .sources files or one-line sources.list entries.
-debian_mirror() {
-  local file
-  for file in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$file" ] || continue
-    awk -v suite="$SUITE" '
-      BEGIN { RS = ""; FS = "\n" }
-      {
-        uris = ""; ok = 0; deb = 0
-        for (i = 1; i <= NF; i++) {
-          if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
-          if ($i ~ /^Types:.*(^|[ \t])deb([ \t]|$)/) deb = 1
-          if ($i ~ /^Suites:/) { n = split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1 }
-          if ($i ~ /^Enabled:[ \t]*no/) ok = 0
-        }
-        if (deb && ok && uris != "") { split(uris, u, /[ \t]+/); print u[1]; exit }
-      }' "$file"
-  done
-  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -r "$file" ] || continue
-    awk -v suite="$SUITE" '$1 == "deb" {
-        i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-        if ($(i + 1) == suite) { print $i; exit }
-      }' "$file"
-  done
-}
-
 # The base image's identity: rebuilt when the mirror, the packages or the host's CA change.
-mirror=$(debian_mirror | head -n1)
-[ -n "$mirror" ] || { echo "no Debian $SUITE mirror in /etc/apt/sources*" >&2; exit 1; }
+mirror=$(debian_mirror)
+mirror=${mirror%%$'\n'*}
+[ -n "$mirror" ] || { echo "no Debian $SUITE mirror in $APT_DIR/sources*" >&2; exit 1; }
 [ -r "$HOST_CA_BUNDLE" ] || { echo "no CA bundle at $HOST_CA_BUNDLE" >&2; exit 1; }
 base_key=$({ echo "$SUITE $mirror $BASE_PACKAGES"; cat "$HOST_CA_BUNDLE"; } | sha256sum | cut -c1-16)
 
