@@ -96,7 +96,9 @@ def test_the_image_is_multi_stage_unprivileged_and_health_checked():
     assert "HEALTHCHECK" in runtime and "/health/live/" in runtime
     assert "PROMETHEUS_MULTIPROC_DIR=" in runtime
     assert "collectstatic" in runtime
-    assert "--no-index" in runtime  # only the builder's wheels
+    # the builder's virtualenv, whole: no package index and no pip install in the runtime
+    assert "COPY --from=builder /opt/venv /opt/venv" in runtime
+    assert "pip install" not in runtime
 
 
 def test_nginx_limits_match_the_app():
