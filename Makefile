@@ -47,7 +47,8 @@ clean:
 
 .PHONY: check-deploy image image-smoke
 
-## Validate the deployment files: compose, Prometheus config and alerts, shell scripts.
+## Validate the deployment files: compose, the Dockerfile (hadolint), Prometheus config and alerts,
+## shell scripts (shellcheck).
 check-deploy: install
 	bash docker/check.sh
 
