@@ -147,7 +147,9 @@ class UserDetailView(APIView):
         return Response(s.PublicUserOutput(user).data)
 
 
-class UserRolesView(APIView):
+class UserRolesView(NonAtomicAPIView):
+    """Outside the request transaction: a refused change stays audited."""
+
     permission_classes = [has_perm("accounts.manage_roles")]
 
     @extend_schema(request=s.RolesInput, responses={200: s.RolesOutput}, tags=["users"])
