@@ -497,3 +497,99 @@ def test_item2_superuser_access_changes_in_the_admin_are_audited():
     assert event.actor == superuser
     assert event.metadata["before"] == {"is_staff": False}
     assert event.metadata["after"] == {"is_staff": True}
+
+
+# --- Item 6: production refuses placeholder and weak secrets ------------------------------------
+
+GOOD_SECRET_KEY = "0f4c1e9a7b2d" * 6  # 72 characters, 12 distinct
+GOOD_JWT_KEY = "9d8e7f6a5b4c3d2e1f0a" * 2  # 40 bytes
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": GOOD_SECRET_KEY,
+    "LYO_JWT_SIGNING_KEY": GOOD_JWT_KEY,
+    "DJANGO_ALLOWED_HOSTS": "lyo.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/9",
+    "DJANGO_AWS_STORAGE_BUCKET_NAME": "lyo-media",
+}
+BAD_SECRETS = {
+    "secret key from the example file": ({"DJANGO_SECRET_KEY": "CHANGE_ME"}, "lyo.E001"),
+    "jwt key from the example file": ({"LYO_JWT_SIGNING_KEY": "CHANGE_ME"}, "lyo.E002"),
+    "long placeholder secret key": (
+        {"DJANGO_SECRET_KEY": "please-change-me-" + GOOD_SECRET_KEY},
+        "lyo.E001",
+    ),
+    "short secret key": ({"DJANGO_SECRET_KEY": GOOD_SECRET_KEY[:49]}, "lyo.E001"),
+    "low-variety secret key": ({"DJANGO_SECRET_KEY": "abcd" * 20}, "lyo.E001"),
+    "django-insecure secret key": (
+        {"DJANGO_SECRET_KEY": "django-insecure-" + GOOD_SECRET_KEY},
+        "lyo.E001",
+    ),
+    "the local settings' default": (
+        {"DJANGO_SECRET_KEY": "local-insecure-key-for-development-0123456789"},
+        "lyo.E001",
+    ),
+    "6-character jwt key": ({"LYO_JWT_SIGNING_KEY": "s3cr3t"}, "lyo.E002"),
+    "31-byte jwt key": ({"LYO_JWT_SIGNING_KEY": GOOD_JWT_KEY[:31]}, "lyo.E002"),
+    "low-variety jwt key": ({"LYO_JWT_SIGNING_KEY": "ab" * 40}, "lyo.E002"),
+    "jwt key equal to the secret key": ({"LYO_JWT_SIGNING_KEY": GOOD_SECRET_KEY}, "lyo.E003"),
+}
+
+
+def deploy_check(**overrides):
+    from tests.deploy.conftest import manage
+
+    env = {**PRODUCTION, **overrides}
+    return manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "ERROR",
+        settings_module="lyo.settings.production",
+        **env,
+    )
+
+
+@pytest.mark.parametrize(("overrides", "check_id"), BAD_SECRETS.values(), ids=BAD_SECRETS.keys())
+def test_item6_deploy_check_refuses_placeholder_and_weak_secrets(overrides, check_id):
+    result = deploy_check(**overrides)
+    assert result.returncode != 0, result.stdout
+    assert check_id in result.stderr
+    for secret in overrides.values():  # a message names the setting, never its value
+        assert secret not in result.stderr
+
+
+def test_item6_deploy_check_passes_good_secrets():
+    result = deploy_check()
+    assert result.returncode == 0, result.stderr
+    assert "lyo.E00" not in result.stderr + result.stdout
+
+
+def test_item6_the_container_entrypoint_does_not_start_on_a_placeholder_secret():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.deploy.conftest import ROOT, clean_env
+
+    def entrypoint(**overrides):
+        return subprocess.run(
+            ["sh", str(ROOT / "docker" / "entrypoint.sh"), "sh", "-c", "echo command-ran"],
+            env=clean_env(
+                PATH=f"{Path(sys.executable).parent}:{clean_env()['PATH']}",
+                DJANGO_SETTINGS_MODULE="lyo.settings.production",
+                LYO_WAIT_FOR_DB="0",
+                **{**PRODUCTION, **overrides},
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    refused = entrypoint(LYO_JWT_SIGNING_KEY="CHANGE_ME")
+    assert refused.returncode != 0
+    assert "command-ran" not in refused.stdout
+    assert "lyo.E002" in refused.stderr
+    started = entrypoint()
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "command-ran"
