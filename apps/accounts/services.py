@@ -42,7 +42,14 @@ from . import privileges, roles
 from .authentication import user_cache_forget
 from .email_identity import canonical_email
 from .forms import SignupForm
-from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
+from .lockout import (
+    lockout_seconds_remaining,
+    login_failure_record,
+    login_success_record,
+    password_change_failure_record,
+    password_change_seconds_remaining,
+    password_change_success_record,
+)
 from .models import AuditEvent, User
 from .selectors import user_by_email
 from .tokens import RefreshToken, token_user_id
@@ -300,23 +307,40 @@ def tokens_revoke_all(*, user: User) -> int:
 # --- Passwords -------------------------------------------------------------------------------
 
 
-@transaction.atomic
+class PasswordChangeLockedOut(exceptions.Throttled):
+    default_detail = "Too many wrong current passwords. Try again later."
+
+
 def password_change(
     *, request: HttpRequest, user: User, old_password: str, new_password: str
 ) -> None:
+    """Change the caller's password, signing them out of the API everywhere. Wrong current
+    passwords are audited and counted: after PASSWORD_CHANGE_MAX_FAILURES the endpoint is
+    locked for the account (429) even for the right one. Runs outside the request
+    transaction so that failed attempts stay recorded."""
+    wait = password_change_seconds_remaining(user_id=user.pk)
+    if wait:
+        raise PasswordChangeLockedOut(wait=wait)
     if not user.check_password(old_password):
+        audit_record(action="password.change_failed", actor=user, target=user, request=request)
+        if password_change_failure_record(user_id=user.pk):
+            audit_record(
+                action="password.change_locked_out", actor=user, target=user, request=request
+            )
         raise exceptions.ValidationError({"old_password": ["Your current password is wrong."]})
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:
         raise exceptions.ValidationError({"new_password": list(exc.messages)}) from exc
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    tokens_revoke_all(user=user)
-    audit_record(action="password.changed", actor=user, target=user, request=request)
-    get_adapter(getattr(request, "_request", request)).send_notification_mail(
-        "account/email/password_changed", user
-    )
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        tokens_revoke_all(user=user)
+        audit_record(action="password.changed", actor=user, target=user, request=request)
+        get_adapter(getattr(request, "_request", request)).send_notification_mail(
+            "account/email/password_changed", user
+        )
+    password_change_success_record(user_id=user.pk)
 
 
 def password_reset_request(*, request: HttpRequest, email: str) -> None:

@@ -593,3 +593,49 @@ def test_item6_the_container_entrypoint_does_not_start_on_a_placeholder_secret()
     started = entrypoint()
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "command-ran"
+
+
+# --- Item 8: guessing the current password with a stolen access token --------------------------
+
+
+def change_password(client: APIClient, old: str, new: str = NEW_PASSWORD):
+    return client.post(CHANGE, {"old_password": old, "new_password": new})
+
+
+def test_item8_wrong_old_passwords_lock_password_change_for_the_account(settings):
+    user = UserFactory()
+    stolen = bearer(sign_in(user.email)["access"])
+    for attempt in range(settings.PASSWORD_CHANGE_MAX_FAILURES):
+        response = change_password(stolen, f"guess number {attempt}")
+        assert response.status_code == 400
+        assert response.json()["error"]["details"]["old_password"]
+
+    locked = change_password(stolen, DEFAULT_PASSWORD)  # even the right one, now
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "throttled"
+    assert 0 < int(locked["Retry-After"]) <= settings.LOGIN_LOCKOUT_SECONDS
+    assert password_is(user, DEFAULT_PASSWORD)
+    # Another access token of the same account is locked too; another account is not.
+    assert (
+        change_password(bearer(sign_in(user.email)["access"]), DEFAULT_PASSWORD).status_code == 429
+    )
+    other = UserFactory()
+    assert (
+        change_password(bearer(sign_in(other.email)["access"]), DEFAULT_PASSWORD).status_code == 204
+    )
+
+    failed = AuditEvent.objects.filter(action="password.change_failed", actor=user)
+    assert failed.count() == settings.PASSWORD_CHANGE_MAX_FAILURES
+    assert AuditEvent.objects.filter(action="password.change_locked_out", actor=user).count() == 1
+
+
+def test_item8_a_successful_change_resets_the_count(settings):
+    user = UserFactory()
+    client = bearer(sign_in(user.email)["access"])
+    for _ in range(settings.PASSWORD_CHANGE_MAX_FAILURES - 1):
+        assert change_password(client, "not it at all").status_code == 400
+    assert change_password(client, DEFAULT_PASSWORD).status_code == 204
+    client = bearer(sign_in(user.email, NEW_PASSWORD)["access"])
+    for _ in range(settings.PASSWORD_CHANGE_MAX_FAILURES - 1):
+        assert change_password(client, "not it either").status_code == 400
+    assert change_password(client, NEW_PASSWORD, DEFAULT_PASSWORD + "!").status_code == 204

@@ -97,7 +97,9 @@ class PasswordResetView(_AccountEmailView):
     send = staticmethod(services.password_reset_request)
 
 
-class PasswordChangeView(APIView):
+class PasswordChangeView(NonAtomicAPIView):
+    """Outside the request transaction: wrong current passwords must stay counted."""
+
     @extend_schema(request=s.PasswordChangeInput, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
