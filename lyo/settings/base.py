@@ -137,6 +137,8 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Low entropy (repeats, sequences, patterns) is refused too: zxcvbn's score, at least 3.
+    {"NAME": "apps.accounts.password_validation.PasswordStrengthValidator"},
 ]
 
 # --- Templates, static, media -----------------------------------------------------------------

@@ -639,3 +639,73 @@ def test_item8_a_successful_change_resets_the_count(settings):
     for _ in range(settings.PASSWORD_CHANGE_MAX_FAILURES - 1):
         assert change_password(client, "not it either").status_code == 400
     assert change_password(client, NEW_PASSWORD, DEFAULT_PASSWORD + "!").status_code == 204
+
+
+# --- Item 9: trivially weak passwords are refused everywhere a password is set ------------------
+
+WEAK_PASSWORDS = {
+    "twelve spaces": " " * 12,
+    "one letter repeated": "a" * 12,
+    "a repeated group": "abcabcabcabc",
+    "a keyboard row": "qwertyuiopas",
+    "a sequence": "1234567890ab",
+    "the person's own address": "fiona.kiss2026",
+}
+WEAK = pytest.mark.parametrize("password", WEAK_PASSWORDS.values(), ids=WEAK_PASSWORDS.keys())
+GUESSABLE = "too easy to guess"
+
+
+@WEAK
+def test_item9_registration_refuses_low_entropy_passwords(password):
+    response = APIClient().post(
+        "/api/v1/auth/register/",
+        {"email": "fiona.kiss@mail.test", "password": password, "display_name": "Fiona"},
+    )
+    assert response.status_code == 400
+    assert any(GUESSABLE in m for m in response.json()["error"]["details"]["password"])
+    assert not User.objects.filter(email="fiona.kiss@mail.test").exists()
+
+
+@WEAK
+def test_item9_password_change_refuses_low_entropy_passwords(password):
+    user = UserFactory(email="fiona.kiss@mail.test")
+    response = change_password(bearer(sign_in(user.email)["access"]), DEFAULT_PASSWORD, password)
+    assert response.status_code == 400
+    assert any(GUESSABLE in m for m in response.json()["error"]["details"]["new_password"])
+    assert password_is(user, DEFAULT_PASSWORD)
+
+
+def test_item9_the_browser_reset_page_and_the_admin_refuse_them_too():
+    user = UserFactory()
+    weak = "a" * 12
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert APIClient().post(RESET, {"email": user.email}).status_code == 202
+    (message,) = [m for m in mail.outbox if m.to == [user.email]]
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+/)", message.body)[1]
+    browser = Client()
+    page = browser.get(link, follow=True)
+    reset = browser.post(page.redirect_chain[-1][0], {"password1": weak, "password2": weak})
+    assert reset.status_code == 200 and GUESSABLE in reset.content.decode()
+
+    admin = browser_for(person("superuser"))
+    assert password_form_post(admin, user, weak).status_code == 200
+    added = admin.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "added@example.com",
+            "password1": weak,
+            "password2": weak,
+            "usable_password": "true",
+        },
+    )
+    assert added.status_code == 200 and GUESSABLE in added.content.decode()
+    assert password_is(user, DEFAULT_PASSWORD)
+    assert not User.objects.filter(email="added@example.com").exists()
+
+
+def test_item9_passphrases_and_long_passwords_pass():
+    from django.contrib.auth.password_validation import validate_password
+
+    user = UserFactory()
+    for password in (DEFAULT_PASSWORD, NEW_PASSWORD, "quiet mornings, strong coffee " * 5):
+        validate_password(password, user)  # raises if refused
