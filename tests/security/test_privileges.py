@@ -532,6 +532,11 @@ BAD_SECRETS = {
     "31-byte jwt key": ({"LYO_JWT_SIGNING_KEY": GOOD_JWT_KEY[:31]}, "lyo.E002"),
     "low-variety jwt key": ({"LYO_JWT_SIGNING_KEY": "ab" * 40}, "lyo.E002"),
     "jwt key equal to the secret key": ({"LYO_JWT_SIGNING_KEY": GOOD_SECRET_KEY}, "lyo.E003"),
+    "placeholder fallback secret key": ({"DJANGO_SECRET_KEY_FALLBACKS": "CHANGE_ME"}, "lyo.E001"),
+    "jwt key equal to a fallback secret key": (
+        {"DJANGO_SECRET_KEY_FALLBACKS": GOOD_JWT_KEY},
+        "lyo.E003",
+    ),
 }
 
 
