@@ -160,7 +160,7 @@ def test_item7_after_logout_other_devices_refresh_and_go_on():
     assert again.status_code == 401
 
 
-def test_item7_the_version_check_adds_no_query_to_an_authenticated_request():
+def test_the_token_version_check_adds_no_query_to_an_authenticated_request():
     user = UserFactory()
     client = bearer(sign_in(user.email)["access"])
     endpoint = "/api/v1/me/gamification/"
@@ -170,7 +170,7 @@ def test_item7_the_version_check_adds_no_query_to_an_authenticated_request():
     assert not [q for q in captured.captured_queries if 'FROM "accounts_user"' in q["sql"]]
 
 
-def test_item7_tokens_of_the_previous_release_without_a_version_still_work():
+def test_tokens_of_the_previous_release_without_a_version_still_work():
     user = UserFactory()
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -181,7 +181,9 @@ def test_item7_tokens_of_the_previous_release_without_a_version_still_work():
 
 
 def forged(**claims) -> str:
-    payload = dict(RefreshToken.for_user(UserFactory()).access_token.payload)
+    # A real token's claims (audience and issuer included), changed and signed again.
+    real = str(RefreshToken.for_user(UserFactory()).access_token)
+    payload = jwt.decode(real, options={"verify_signature": False})
     for claim, value in claims.items():
         if value is _MISSING:
             payload.pop(claim)
@@ -223,10 +225,10 @@ def test_item16_malformed_token_version_claim_is_401_authentication_failed(versi
     assert response.json()["error"]["code"] == "authentication_failed"
 
 
-def test_item16_a_user_id_of_no_account_is_401():
-    response = bearer(forged(user_id=str(2**63 - 1))).get(ME)
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "authentication_failed"
+def test_a_forged_token_with_well_formed_claims_is_accepted():
+    # The forging above is sound: unchanged claims sign in, so a 401 above is the claim's.
+    assert bearer(forged()).get(ME).status_code == 200
+    assert bearer(forged(user_id=str(2**63 - 1))).get(ME).status_code == 401  # no such account
 
 
 def test_item7_a_deactivated_then_reactivated_account_has_no_old_token_back():
@@ -308,7 +310,7 @@ def password_is(user: User, password: str) -> bool:
         ("superuser", 200),
     ],
 )
-def test_item2_admin_change_form_of_a_learner_by_role(actor_kind, expected):
+def test_admin_change_form_of_a_learner_by_role(actor_kind, expected):
     learner = person("learner")
     response = browser_for(person(actor_kind)).get(change_url(learner))
     assert response.status_code == expected
@@ -376,7 +378,7 @@ def test_item2_role_admin_sets_a_learners_password_signing_them_out_and_it_is_au
     ("actor_kind", "allowed"),
     [("staff", False), ("role admin", False), ("superuser", True)],
 )
-def test_item2_user_add_form_is_for_superusers(actor_kind, allowed):
+def test_user_add_form_is_for_superusers(actor_kind, allowed):
     admin = browser_for(person(actor_kind))
     data = {"email": "added@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     data["usable_password"] = "true"
@@ -390,7 +392,7 @@ def test_item2_user_add_form_is_for_superusers(actor_kind, allowed):
 
 
 @pytest.mark.parametrize(("actor_kind", "allowed"), [("role admin", False), ("superuser", True)])
-def test_item2_group_editing_is_for_superusers(actor_kind, allowed):
+def test_group_editing_is_for_superusers(actor_kind, allowed):
     from django.contrib.auth.models import Group, Permission
 
     student = Group.objects.get(name="student")
@@ -563,7 +565,7 @@ def test_item6_deploy_check_refuses_placeholder_and_weak_secrets(overrides, chec
         assert secret not in result.stderr
 
 
-def test_item6_deploy_check_passes_good_secrets():
+def test_deploy_check_passes_good_secrets():
     result = deploy_check()
     assert result.returncode == 0, result.stderr
     assert "lyo.E00" not in result.stderr + result.stdout
@@ -708,7 +710,7 @@ def test_item9_the_browser_reset_page_and_the_admin_refuse_them_too():
     assert not User.objects.filter(email="added@example.com").exists()
 
 
-def test_item9_passphrases_and_long_passwords_pass():
+def test_passphrases_and_long_passwords_pass():
     from django.contrib.auth.password_validation import validate_password
 
     user = UserFactory()
