@@ -1,5 +1,6 @@
 from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
@@ -181,6 +182,24 @@ class UserAdmin(DjangoUserAdmin):
         if request.method == "POST" and user is not None and user.password != hash_before:
             user_password_set_by_admin_record(request=request, actor=request.user, user=user)
         return response
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(GroupAdmin):
+    """Roles are Groups: their permissions decide what every holder may do, so only a
+    superuser edits them, whatever permissions a staff account was given."""
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
 
 
 @admin.register(AuditEvent)

@@ -37,7 +37,9 @@ def test_token_for_another_audience_or_issuer_is_refused(api_client, user, setti
     import jwt
     from rest_framework_simplejwt.tokens import AccessToken
 
-    payload = dict(AccessToken.for_user(user).payload, **{claim: "someone-else"})
+    # The real token's claims (with its audience and issuer), one of them changed.
+    real = jwt.decode(str(AccessToken.for_user(user)), options={"verify_signature": False})
+    payload = dict(real, **{claim: "someone-else"})
     forged = jwt.encode(payload, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     response = api_client.get("/api/v1/me/")

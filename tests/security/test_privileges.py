@@ -405,6 +405,25 @@ def test_group_editing_is_for_superusers(actor_kind, allowed):
     assert student.permissions.filter(pk=manage_roles.pk).exists() is allowed
 
 
+def test_item2_staff_given_group_permissions_still_cannot_edit_roles():
+    from django.contrib.auth.models import Group, Permission
+
+    staff = person("staff")
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_group", "change_group", "add_group"])
+    )
+    admin_role = Group.objects.get(name="admin")
+    delete_users = Permission.objects.get(codename="delete_user")
+    admin = browser_for(staff)
+    url = f"/admin/auth/group/{admin_role.pk}/change/"
+    assert admin.get(url).status_code == 200  # may look
+    response = admin.post(url, {"name": "admin", "permissions": [delete_users.pk]})
+    assert response.status_code == 403
+    assert admin.post("/admin/auth/group/add/", {"name": "escalate"}).status_code == 403
+    assert not Group.objects.filter(name="escalate").exists()
+    assert not admin_role.permissions.filter(pk=delete_users.pk).exists()
+
+
 def test_item2_role_admin_groups_field_offers_only_learner_roles():
     from django.contrib.auth.models import Group
 
