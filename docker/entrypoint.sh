@@ -1,6 +1,7 @@
 #!/bin/sh
-# Container entrypoint: wait until PostgreSQL accepts connections, then become the command
-# (gunicorn, celery, manage.py ...) so it receives signals directly.
+# Container entrypoint: refuse to start on weak secrets (production settings), wait until
+# PostgreSQL accepts connections, then become the command (gunicorn, celery, manage.py ...)
+# so it receives signals directly.
 # LYO_WAIT_FOR_DB=0 skips the wait; LYO_DB_WAIT_SECONDS bounds it (default 60).
 set -eu
 
@@ -8,6 +9,15 @@ set -eu
 # container's /tmp is an empty tmpfs); gunicorn also empties it when it starts.
 if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
+# A production process does not start with a placeholder or weak secret: the deploy checks
+# (apps/core/checks.py) must pass at ERROR level first. They need no database.
+if [ "${DJANGO_SETTINGS_MODULE:-}" = "lyo.settings.production" ]; then
+    python "$(dirname "$0")/../manage.py" check --deploy --fail-level ERROR >&2 || {
+        echo "entrypoint: the deploy checks failed; not starting" >&2
+        exit 1
+    }
 fi
 
 if [ "${LYO_WAIT_FOR_DB:-1}" != "0" ] && [ -n "${DATABASE_URL:-}" ]; then

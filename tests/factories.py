@@ -2,10 +2,10 @@ import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts import roles
 from apps.accounts.models import User
+from apps.accounts.tokens import RefreshToken
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
 
@@ -42,5 +42,6 @@ class UserFactory(factory.django.DjangoModelFactory):
 def client_for(user: User) -> APIClient:
     """An API client authenticated with a real access token for the user."""
     client = APIClient()
+    user.refresh_from_db(fields=["token_version"])  # as a sign-in now would read it
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     return client

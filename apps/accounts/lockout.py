@@ -38,42 +38,65 @@ def _limits() -> dict[str, int]:
     }
 
 
+def _seconds_remaining(scope: str, value: str) -> int:
+    until = cache.get(_key("locked", scope, value)) if value else None
+    return int(until - time.time()) + 1 if until else 0
+
+
+def _failure_record(scope: str, value: str, *, limit: int, event: str) -> bool:
+    """Count one failure; True when it starts a lock (the counter then starts over)."""
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    counter = _key("failures", scope, value)
+    cache.add(counter, 0, timeout=window)
+    try:
+        failures = cache.incr(counter)
+    except ValueError:  # expired or evicted between add and incr: count from one again
+        cache.set(counter, 1, timeout=window)
+        failures = 1
+    if failures < limit:
+        return False
+    cache.delete(counter)
+    if not cache.add(_key("locked", scope, value), time.time() + window, timeout=window):
+        return False
+    logger.warning(event, extra={"scope": scope, "failures": failures, "lock_seconds": window})
+    return True
+
+
 def lockout_seconds_remaining(*, email: str, ip: str) -> int:
     """Seconds until sign-in is allowed again for this email or IP; 0 when not locked."""
-    remaining = 0
-    for scope, value in (("email", email), ("ip", ip)):
-        if not value:
-            continue
-        until = cache.get(_key("locked", scope, value))
-        if until:
-            remaining = max(remaining, int(until - time.time()) + 1)
-    return remaining
+    return max(_seconds_remaining("email", email), _seconds_remaining("ip", ip))
 
 
 def login_failure_record(*, email: str, ip: str) -> bool:
     """Count a failed sign-in. Returns True when this failure starts a lockout."""
     started = False
-    window = settings.LOGIN_LOCKOUT_SECONDS
     for scope, value in (("email", email), ("ip", ip)):
-        if not value:
-            continue
-        counter = _key("failures", scope, value)
-        cache.add(counter, 0, timeout=window)
-        try:
-            failures = cache.incr(counter)
-        except ValueError:  # expired or evicted between add and incr: count from one again
-            cache.set(counter, 1, timeout=window)
-            failures = 1
-        if failures >= _limits()[scope]:
-            if cache.add(_key("locked", scope, value), time.time() + window, timeout=window):
-                started = True
-                logger.warning(
-                    "login_lockout_started",
-                    extra={"scope": scope, "failures": failures, "lock_seconds": window},
-                )
-            cache.delete(counter)
+        if value and _failure_record(
+            scope, value, limit=_limits()[scope], event="login_lockout_started"
+        ):
+            started = True
     return started
 
 
 def login_success_record(*, email: str) -> None:
     cache.delete(_key("failures", "email", email))
+
+
+# A stolen access token must not become a way to guess the account's password: wrong current
+# passwords at POST /auth/password/change/ are counted per account and lock that endpoint.
+
+
+def password_change_seconds_remaining(*, user_id: int) -> int:
+    return _seconds_remaining("password_change", str(user_id))
+
+
+def password_change_failure_record(*, user_id: int) -> bool:
+    """Count a wrong current password; True when this one locks password changes."""
+    limit = settings.PASSWORD_CHANGE_MAX_FAILURES
+    return _failure_record(
+        "password_change", str(user_id), limit=limit, event="password_change_lockout_started"
+    )
+
+
+def password_change_success_record(*, user_id: int) -> None:
+    cache.delete(_key("failures", "password_change", str(user_id)))

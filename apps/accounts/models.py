@@ -74,6 +74,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=django_timezone.now)
+    # Every API token carries the version it was issued at (apps.accounts.tokens); bumping it
+    # (services.access_tokens_revoke: logout, a new password, deactivation) ends them at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -105,13 +108,35 @@ class User(AbstractBaseUser, PermissionsMixin):
         if same_identity.exclude(pk=self.pk).exists():
             raise ValidationError({"email": "Another account already uses this address."})
 
+    def set_password(self, raw_password) -> None:
+        # A new password, whichever path sets it (API, allauth's pages, the admin, manage.py
+        # changepassword), ends the API access tokens issued before it once saved.
+        self._token_version_bump()
+        super().set_password(raw_password)
+
+    def set_unusable_password(self) -> None:
+        self._token_version_bump()
+        super().set_unusable_password()
+
+    def _token_version_bump(self) -> None:
+        # A first password (a new row, or one created without any) ends no token.
+        if self.password and not self._state.adding:
+            self.token_version = models.F("token_version") + 1
+
     def save(self, *args, **kwargs) -> None:
         update_fields = kwargs.get("update_fields")
+        extra = set()
         if update_fields is None or "email" in update_fields:
             self.email_canonical = canonical_email(self.email)
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "email_canonical"}
+            extra.add("email_canonical")
+        bumped = isinstance(self.token_version, models.expressions.Combinable)
+        if bumped:
+            extra.add("token_version")
+        if update_fields is not None and extra:
+            kwargs["update_fields"] = {*update_fields, *extra}
         super().save(*args, **kwargs)
+        if bumped:  # the expression's result, for tokens issued from this instance later
+            self.refresh_from_db(fields=["token_version"])
 
     def get_full_name(self) -> str:
         return self.display_name or self.email

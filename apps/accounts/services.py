@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group, update_last_login
 from django.contrib.sessions.backends import signed_cookies
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
@@ -29,7 +30,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError,
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import events
 from apps.core.context import current_request_id
@@ -38,12 +38,21 @@ from apps.core.http import client_ip
 from apps.media.policies import Purpose
 from apps.media.services import media_attach, media_delete, media_detach
 
-from . import roles
+from . import privileges, roles
+from .authentication import user_cache_forget
 from .email_identity import canonical_email
 from .forms import SignupForm
-from .lockout import lockout_seconds_remaining, login_failure_record, login_success_record
+from .lockout import (
+    lockout_seconds_remaining,
+    login_failure_record,
+    login_success_record,
+    password_change_failure_record,
+    password_change_seconds_remaining,
+    password_change_success_record,
+)
 from .models import AuditEvent, User
 from .selectors import user_by_email
+from .tokens import RefreshToken, token_user_id
 
 
 class EmailUnverified(ApplicationError):
@@ -244,7 +253,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     )
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise InvalidToken("Token is blacklisted")
-    user = User.objects.filter(pk=token[jwt_settings.USER_ID_CLAIM], is_active=True).first()
+    user = User.objects.filter(pk=token_user_id(token.payload), is_active=True).first()
     if user is None:
         raise InvalidToken("User is inactive")
     if not email_is_verified(user=user):
@@ -268,11 +277,24 @@ def token_logout(*, request: HttpRequest, user: User, refresh: str) -> None:
     outstanding = OutstandingToken.objects.filter(jti=payload[jwt_settings.JTI_CLAIM]).first()
     if outstanding is not None:
         BlacklistedToken.objects.get_or_create(token=outstanding)
+    # The access token in hand (and any stolen copy) stops now, not when it expires. Other
+    # devices' access tokens stop too; their refresh tokens still work, so they just refresh.
+    access_tokens_revoke(user=user)
     audit_record(action="logout", actor=user, target=user, request=request)
 
 
+def access_tokens_revoke(*, user: User) -> None:
+    """End every access token issued to the user so far: the next request with one is a 401.
+    One UPDATE; the cached user copy goes with it (AUTH_USER_CACHE_SECONDS never delays it)."""
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+    user_cache_forget(user.pk)
+
+
 def tokens_revoke_all(*, user: User) -> int:
-    """Blacklist every unexpired refresh token of the user; returns how many were live."""
+    """Sign the user out of the API everywhere: every access token ends now and every
+    unexpired refresh token is blacklisted; returns how many refresh tokens were live."""
+    access_tokens_revoke(user=user)
     live = OutstandingToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     )
@@ -285,23 +307,40 @@ def tokens_revoke_all(*, user: User) -> int:
 # --- Passwords -------------------------------------------------------------------------------
 
 
-@transaction.atomic
+class PasswordChangeLockedOut(exceptions.Throttled):
+    default_detail = "Too many wrong current passwords. Try again later."
+
+
 def password_change(
     *, request: HttpRequest, user: User, old_password: str, new_password: str
 ) -> None:
+    """Change the caller's password, signing them out of the API everywhere. Wrong current
+    passwords are audited and counted: after PASSWORD_CHANGE_MAX_FAILURES the endpoint is
+    locked for the account (429) even for the right one. Runs outside the request
+    transaction so that failed attempts stay recorded."""
+    wait = password_change_seconds_remaining(user_id=user.pk)
+    if wait:
+        raise PasswordChangeLockedOut(wait=wait)
     if not user.check_password(old_password):
+        audit_record(action="password.change_failed", actor=user, target=user, request=request)
+        if password_change_failure_record(user_id=user.pk):
+            audit_record(
+                action="password.change_locked_out", actor=user, target=user, request=request
+            )
         raise exceptions.ValidationError({"old_password": ["Your current password is wrong."]})
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:
         raise exceptions.ValidationError({"new_password": list(exc.messages)}) from exc
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    tokens_revoke_all(user=user)
-    audit_record(action="password.changed", actor=user, target=user, request=request)
-    get_adapter(getattr(request, "_request", request)).send_notification_mail(
-        "account/email/password_changed", user
-    )
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        tokens_revoke_all(user=user)
+        audit_record(action="password.changed", actor=user, target=user, request=request)
+        get_adapter(getattr(request, "_request", request)).send_notification_mail(
+            "account/email/password_changed", user
+        )
+    password_change_success_record(user_id=user.pk)
 
 
 def password_reset_request(*, request: HttpRequest, email: str) -> None:
@@ -372,22 +411,71 @@ def _avatar_replace(*, user: User, media_id) -> None:
     user.avatar_id = media_id
 
 
-@transaction.atomic
-def user_set_roles(*, request: HttpRequest, actor: User, user: User, role_names: list[str]):
-    before = sorted(user.groups.filter(name__in=roles.ALL_ROLES).values_list("name", flat=True))
-    wanted = sorted(set(role_names))
-    keep_other_groups = user.groups.exclude(name__in=roles.ALL_ROLES)
-    user.groups.set([*keep_other_groups, *Group.objects.filter(name__in=wanted)])
-    user.is_staff = user.is_superuser or bool(roles.STAFF_ROLES & set(wanted))
-    user.save(update_fields=["is_staff"])
+class PrivilegeDenied(ApplicationError):
+    status_code = 403
+    default_code = "permission_denied"
+    default_detail = "Your role does not allow changing this account's access."
+
+
+def user_roles_change_check(*, request: HttpRequest, actor: User, user: User, role_names) -> None:
+    """Raise PrivilegeDenied (and audit the attempt) unless `actor` may give `user` exactly
+    these roles (apps.accounts.privileges). Call outside the transaction that would roll the
+    audit row back with the refusal."""
+    wanted = set(role_names)
+    if privileges.may_manage(actor, user) and wanted <= privileges.grantable_roles(actor):
+        return
     audit_record(
-        action="roles.changed",
+        action="roles.change_denied",
         actor=actor,
         target=user,
         request=request,
-        metadata={"before": before, "after": wanted},
+        metadata={"requested": sorted(wanted)},
     )
+    raise PrivilegeDenied()
+
+
+def user_set_roles(*, request: HttpRequest, actor: User, user: User, role_names: list[str]):
+    """Give `user` exactly `role_names` (other groups stay); audited. Only what
+    apps.accounts.privileges allows the actor: PrivilegeDenied (403, audited) otherwise."""
+    user_roles_change_check(request=request, actor=actor, user=user, role_names=role_names)
+    with transaction.atomic():
+        before = sorted(user.groups.filter(name__in=roles.ALL_ROLES).values_list("name", flat=True))
+        wanted = sorted(set(role_names))
+        keep_other_groups = user.groups.exclude(name__in=roles.ALL_ROLES)
+        user.groups.set([*keep_other_groups, *Group.objects.filter(name__in=wanted)])
+        user.is_staff = user.is_superuser or bool(roles.STAFF_ROLES & set(wanted))
+        user.save(update_fields=["is_staff"])
+        audit_record(
+            action="roles.changed",
+            actor=actor,
+            target=user,
+            request=request,
+            metadata={"before": before, "after": wanted},
+        )
     return user
+
+
+def user_password_set_by_admin_record(*, request: HttpRequest, actor: User, user: User) -> None:
+    """A staff member set (or disabled) someone's password in the admin: that person is
+    signed out of the API everywhere, and it is audited."""
+    tokens_revoke_all(user=user)
+    audit_record(action="password.set_by_admin", actor=actor, target=user, request=request)
+
+
+def user_access_change_record(
+    *, request: HttpRequest, actor: User, user: User, before: dict, after: dict
+) -> None:
+    """is_active / is_staff / is_superuser changed in the admin: audited; a deactivated
+    account is signed out of the API everywhere (so reactivating it revives no token)."""
+    if before.get("is_active") and not after.get("is_active", True):
+        tokens_revoke_all(user=user)
+    audit_record(
+        action="access.changed",
+        actor=actor,
+        target=user,
+        request=request,
+        metadata={"before": before, "after": after, "channel": "admin"},
+    )
 
 
 @transaction.atomic

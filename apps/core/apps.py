@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deploy checks of the secrets
         from . import outbox, reconcile
         from .converters import register
 

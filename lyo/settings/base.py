@@ -108,6 +108,9 @@ LOGIN_URL = "account_login"
 # Failed sign-ins (API token, browser and admin) per email and per IP before a cooling period.
 LOGIN_MAX_FAILURES = env.int("LYO_LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LYO_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Wrong current passwords at POST /auth/password/change/ per account before it locks for
+# LOGIN_LOCKOUT_SECONDS (apps.accounts.lockout).
+PASSWORD_CHANGE_MAX_FAILURES = env.int("LYO_PASSWORD_CHANGE_MAX_FAILURES", default=5)
 
 # --- django-allauth: sign-up, email verification and password reset --------------------------
 ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
@@ -147,6 +150,8 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Low entropy (repeats, sequences, patterns) is refused too: zxcvbn's score, at least 3.
+    {"NAME": "apps.accounts.password_validation.PasswordStrengthValidator"},
 ]
 
 # --- Templates, static, media -----------------------------------------------------------------

@@ -119,7 +119,9 @@ def test_roles_endpoint_is_403_for_students(user_client, user):
     assert not target.groups.filter(name="admin").exists()
 
 
-def test_admin_changes_roles_and_it_is_audited(admin_user):
+def test_superuser_changes_roles_and_it_is_audited():
+    # Role admins grant only student and instructor (tests/security/test_privileges.py).
+    admin_user = UserFactory(is_staff=True, is_superuser=True, roles=[])
     target = UserFactory()
     response = client_for(admin_user).put(
         f"/api/v1/users/{target.pk}/roles/", {"roles": ["instructor", "moderator"]}

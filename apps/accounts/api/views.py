@@ -98,7 +98,9 @@ class PasswordResetView(_AccountEmailView):
     send = staticmethod(services.password_reset_request)
 
 
-class PasswordChangeView(WriteThrottled, APIView):
+class PasswordChangeView(WriteThrottled, NonAtomicAPIView):
+    """Outside the request transaction: wrong current passwords must stay counted."""
+
     @extend_schema(request=s.PasswordChangeInput, responses={204: None}, tags=["auth"])
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
@@ -148,7 +150,9 @@ class UserDetailView(APIView):
         return Response(s.PublicUserOutput(user).data)
 
 
-class UserRolesView(WriteThrottled, APIView):
+class UserRolesView(WriteThrottled, NonAtomicAPIView):
+    """Outside the request transaction: a refused change stays audited."""
+
     permission_classes = [has_perm("accounts.manage_roles")]
 
     @extend_schema(request=s.RolesInput, responses={200: s.RolesOutput}, tags=["users"])
