@@ -6,8 +6,11 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the deploy checks of the secrets
-        from . import outbox, reconcile
+        from . import (
+            checks,  # noqa: F401 - registers the deploy checks of the secrets
+            outbox,
+            reconcile,
+        )
         from .converters import register
 
         register()  # before any URLconf is imported (they use `<id:...>`)
