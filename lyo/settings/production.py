@@ -49,6 +49,17 @@ CACHES = {
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
+# RabbitMQ instead (CELERY_BROKER_URL=amqp://...): replicated quorum queues, and every publish
+# waits for the broker's confirm, so a task enqueued after commit is on disk on a quorum of
+# nodes or the publish fails. acks_late (base.py) means a worker that dies mid-task leaves the
+# message unacknowledged, and RabbitMQ hands it to another worker as soon as the connection
+# drops (Redis waits for visibility_timeout instead).
+if CELERY_BROKER_URL.split("://", 1)[0] in {"amqp", "amqps", "pyamqp"}:
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    # Countdowns and retry backoff use RabbitMQ's native delayed delivery with quorum queues,
+    # which routes through topic exchanges.
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 
 # --- Read replicas (apps.core.db_router): safe requests read there, read-your-writes kept -------
 # DATABASE_REPLICA_URLS: comma-separated database URLs of streaming replicas of DATABASE_URL.

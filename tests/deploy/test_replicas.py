@@ -21,7 +21,7 @@ import requests
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env, must
 from tests.deploy.pgcluster import ReplicatedCluster, postgres_bin, start_replicated_cluster
-from tests.deploy.stack import Process, Processes, free_port, wait_until
+from tests.deploy.stack import Process, Processes, free_port, start_redis, wait_until
 
 PASSWORD = "a long and unguessable replica passphrase 7"
 WRITER = "writer@replica.example.com"
@@ -64,40 +64,6 @@ class ReplicaStack:
     def start_pin_redis(self) -> Process:
         self.pin_redis = start_redis(self.processes, self.log_dir, "pin-redis", self.pin_redis_port)
         return self.pin_redis
-
-
-def start_redis(processes: Processes, log_dir: Path, name: str, port: int) -> Process:
-    redis = processes.add(
-        Process.start(
-            name,
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(log_dir),
-            ],
-            log_dir=log_dir,
-            env=clean_env(),
-        )
-    )
-    wait_until(
-        lambda: (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
-            ).stdout.strip()
-            == "PONG"
-        ),
-        timeout=10,
-        what=f"redis-server ({name})",
-    )
-    return redis
 
 
 def _load_schema(source: PgServer, database: str, target: PgServer) -> None:
