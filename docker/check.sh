@@ -40,7 +40,7 @@ if [ ! -e .env.production ]; then
 fi
 compose() { "${docker_compose[@]}" --env-file .env.production -f docker/compose.production.yml "$@"; }
 compose config --quiet
-compose --profile release --profile monitoring config --quiet
+compose --profile release --profile monitoring --profile acme config --quiet
 compose config --services | sort | tr '\n' ' '; echo
 "$BIN/check-jsonschema" --builtin-schema vendor.compose-spec docker/compose.production.yml
 
@@ -60,7 +60,9 @@ amtool check-config docker/monitoring/alertmanager.yml
 # Shell scripts
 sh -n docker/entrypoint.sh
 bash -n docker/deploy.sh docker/check.sh
+sh -n docker/acme/certbot.sh docker/acme/install-certificate.sh docker/nginx/certificate-reload.sh
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck docker/entrypoint.sh docker/deploy.sh docker/check.sh
+  shellcheck docker/entrypoint.sh docker/deploy.sh docker/check.sh docker/acme/*.sh \
+    docker/nginx/certificate-reload.sh
 fi
 echo "deployment files: ok"

@@ -124,3 +124,17 @@ def test_ingress_serves_tls_with_a_cert_manager_certificate(rendered):
     assert tls["hosts"] == [rule["host"]] and tls["secretName"]
     assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "lyo-web"
     assert ("Service", "lyo-web") in rendered
+
+
+def test_the_ingress_names_the_cluster_issuer_the_repository_ships(rendered):
+    issuer = yaml.safe_load(
+        (ROOT / "deploy" / "kubernetes" / "cert-manager" / "cluster-issuer.yaml").read_text()
+    )
+    annotations = rendered[("Ingress", "lyo")]["metadata"]["annotations"]
+    assert issuer["kind"] == "ClusterIssuer"
+    assert annotations["cert-manager.io/cluster-issuer"] == issuer["metadata"]["name"]
+    (solver,) = issuer["spec"]["acme"]["solvers"]
+    assert (
+        solver["http01"]["ingress"]["ingressClassName"]
+        == (rendered[("Ingress", "lyo")]["spec"]["ingressClassName"])
+    )
