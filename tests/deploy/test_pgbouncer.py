@@ -6,7 +6,6 @@ tokens, profile, catalog, learning, posts and the feed, gamification) run throug
 pytest process of their own: its test database is created and migrated through PgBouncer too.
 """
 
-import os
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from django.conf import settings
 
 from tests.deploy.conftest import ROOT, clean_env
 from tests.deploy.pgbouncer import start_pgbouncer
+from tests.deploy.stack import Processes, free_port, start_redis
 
 MAIN_FLOWS = [
     "tests/accounts/test_tokens.py",
@@ -41,17 +41,17 @@ def pgbouncer(pg_server, tmp_path_factory):
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
-def test_api_main_flows_pass_through_pgbouncer_in_transaction_mode(pg_server, pgbouncer):
+def test_api_main_flows_pass_through_pgbouncer_in_transaction_mode(pg_server, pgbouncer, tmp_path):
     database = f"{settings.DATABASES['default']['NAME']}_pgbouncer"
     test_database = f"test_{database}"
-    # This process's own Redis database (the inner run is one worker, gw0): nothing is shared.
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    offset = int(os.environ.get("LYO_TEST_REDIS_DB_OFFSET", "0")) + worker
+    # A redis-server of the inner run's own: its throttle and lockout counters share nothing.
+    processes = Processes()
+    redis_port = free_port()
+    start_redis(processes, tmp_path, "redis", redis_port)
     env = clean_env(
         DJANGO_SETTINGS_MODULE="lyo.settings.test",
         DATABASE_URL=pgbouncer.pooled.url(database),
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        LYO_TEST_REDIS_DB_OFFSET=str(offset),
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
         DJANGO_DB_PREPARED_STATEMENTS="false",
         DJANGO_DB_DISABLE_SERVER_SIDE_CURSORS="true",
         DJANGO_CONN_MAX_AGE="60",
@@ -83,6 +83,7 @@ def test_api_main_flows_pass_through_pgbouncer_in_transaction_mode(pg_server, pg
         stats = {row["database"]: row for row in pgbouncer.show("STATS")}
         pools = [row for row in pgbouncer.show("POOLS") if row["database"] == test_database]
     finally:
+        processes.stop_all()
         pg_server.drop_database(test_database)
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     assert run.returncode == 0, f"{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
