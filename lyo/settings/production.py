@@ -27,6 +27,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if _postgresql and env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# Behind PgBouncer in transaction pooling mode a server-side cursor (QuerySet.iterator()) would
+# outlive the transaction its server connection belongs to: fetch results client-side instead.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DJANGO_DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 with_outbox_engine(DATABASES["default"])  # noqa: F405
 
 # --- Redis: cache, sessions (cached_db), throttling and the Celery broker ---------------------
@@ -48,6 +53,58 @@ CACHES = {
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
+# RabbitMQ instead (CELERY_BROKER_URL=amqp://...): replicated quorum queues, and every publish
+# waits for the broker's confirm, so a task enqueued after commit is on disk on a quorum of
+# nodes or the publish fails. acks_late (base.py) means a worker that dies mid-task leaves the
+# message unacknowledged, and RabbitMQ hands it to another worker as soon as the connection
+# drops (Redis waits for visibility_timeout instead).
+if CELERY_BROKER_URL.split("://", 1)[0] in {"amqp", "amqps", "pyamqp"}:
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    # Countdowns and retry backoff use RabbitMQ's native delayed delivery with quorum queues,
+    # which routes through topic exchanges.
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+
+# --- Read replicas (apps.core.db_router): safe requests read there, read-your-writes kept -------
+# DATABASE_REPLICA_URLS: comma-separated database URLs of streaming replicas of DATABASE_URL.
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+# A user reads from the primary for this long after a request of theirs wrote.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+# A replica that did not answer is not tried again for this long (per process).
+DATABASE_REPLICA_RETRY_SECONDS = env.int("DATABASE_REPLICA_RETRY_SECONDS", default=10)
+# Pins live in Redis like the cache, but a failed lookup must raise (and read the primary)
+# instead of looking like "not pinned" as IGNORE_EXCEPTIONS would make it.
+DATABASE_REPLICA_PIN_CACHE = "replica_pins"
+DATABASE_REPLICA_PIN_REDIS_URL = env("DATABASE_REPLICA_PIN_REDIS_URL", default=REDIS_URL)
+for _index, _url in enumerate(DATABASE_REPLICA_URLS):
+    _replica = env.db_url_config(_url)
+    _replica.update(
+        ATOMIC_REQUESTS=False,
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        DISABLE_SERVER_SIDE_CURSORS=DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+        OPTIONS={**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
+    )
+    _replica["OPTIONS"].setdefault("connect_timeout", 2)
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_index}"] = _replica
+if DATABASE_REPLICA_URLS:
+    CACHES[DATABASE_REPLICA_PIN_CACHE] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": DATABASE_REPLICA_PIN_REDIS_URL,
+        "KEY_PREFIX": "lyo",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+        },
+    }
+    DATABASE_ROUTERS = ["apps.core.db_router.ReplicaRouter"]
+    MIDDLEWARE = list(MIDDLEWARE)  # noqa: F405
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "apps.core.db_router.ReplicaRoutingMiddleware",
+    )
 
 # --- Security ---------------------------------------------------------------------------------
 NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1)

@@ -22,8 +22,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/lyo")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5  # as in production
+# As in production, including the switches for PgBouncer (tests/deploy/test_pgbouncer.py).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DJANGO_DB_PREPARED_STATEMENTS", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DJANGO_DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 with_outbox_engine(DATABASES["default"])  # noqa: F405
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

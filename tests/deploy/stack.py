@@ -117,6 +117,41 @@ class Processes:
         )
 
 
+def start_redis(processes: Processes, log_dir: Path, name: str, port: int) -> Process:
+    """A private redis-server on `port` (no persistence), ready when this returns."""
+    redis = processes.add(
+        Process.start(
+            name,
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(log_dir),
+            ],
+            log_dir=log_dir,
+            env={"PATH": os.environ["PATH"]},
+        )
+    )
+    wait_until(
+        lambda: (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            == "PONG"
+        ),
+        timeout=10,
+        what=f"redis-server ({name})",
+    )
+    return redis
+
+
 def self_signed_certificate(directory: Path, hosts=("localhost",), ips=("127.0.0.1",)) -> Path:
     """fullchain.pem + privkey.pem for the given names (a self-signed CA certificate, so
     clients can trust it directly); returns the certificate's path."""
