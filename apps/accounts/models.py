@@ -76,7 +76,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=django_timezone.now)
     # Every API token carries the version it was issued at (apps.accounts.tokens); bumping it
     # (services.access_tokens_revoke: logout, a new password, deactivation) ends them at once.
-    token_version = models.PositiveIntegerField(default=0, editable=False)
+    # db_default: the previous release's code inserts users without the column during a rollout.
+    token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     objects = UserManager()
 
