@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory, client_for
 from tests.smtp import running_smtp_server
 
+# Databases of their own for the suites that run real processes (tests/deploy, tests/faults).
+pytest_plugins = ["tests.deploy.fixtures"]
+
 
 def pytest_report_header(config):
     db = settings.DATABASES["default"]
