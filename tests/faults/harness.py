@@ -178,7 +178,7 @@ class FaultStack:
             "HLEN", "unacked"
         )
 
-    def wait_idle(self, timeout: float = 30) -> None:
+    def wait_idle(self, timeout: float = 30, what: str = "the Celery queue to drain") -> None:
         """Until the worker has run everything sent to it (idle on two polls 0.3 s apart)."""
 
         def idle_twice() -> bool:
@@ -187,7 +187,7 @@ class FaultStack:
             time.sleep(0.3)
             return self.broker_idle()
 
-        wait_until(idle_twice, timeout=timeout, what="the Celery queue to drain", interval=0.2)
+        wait_until(idle_twice, timeout=timeout, what=what, interval=0.2)
 
     def diagnostics(self) -> str:
         return self.processes.report()
