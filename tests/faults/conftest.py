@@ -1,7 +1,8 @@
 """One fault stack per test module (see harness.py): built when the module's first test asks
 for it, torn down after its last (processes' groups killed, a frozen redis thawed first, the
 database dropped). A module may set STACK_ENV (extra environment for every process) and
-STACK_LEARNERS (how many enrolled learners its tests take)."""
+STACK_LEARNERS (how many enrolled learners its tests take). Under pytest-xdist a module's
+tests all run on one worker, with one stack (the scheduler in tests/conftest.py)."""
 
 from collections.abc import Iterator
 
@@ -16,13 +17,6 @@ from tests.faults.harness import FaultProcesses, FaultStack, start_stack
 from tests.smtp import RecordingHandler
 
 BUCKET = "lyo-faults-media"
-
-
-def pytest_collection_modifyitems(items):
-    # A module's tests share its stack: run them on one xdist worker (`--dist loadgroup`).
-    for item in items:
-        if item.nodeid.startswith("tests/faults/"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope="module")

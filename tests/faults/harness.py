@@ -335,14 +335,15 @@ def kill_web_worker(stack: FaultStack) -> int:
 
 
 def terminate_app_connections(stack: FaultStack) -> int:
-    """pg_terminate_backend for every session on the stack's database but this one."""
-    return len(
-        stack.sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            [stack.database],
+    """pg_terminate_backend for every session on the stack's database (from the maintenance
+    database, which keeps accepting sessions when the app's does not)."""
+    with stack.pg.connect() as conn:
+        return len(
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [stack.database],
+            ).fetchall()
         )
-    )
 
 
 def health_reports(stack: FaultStack, check: str, since: float) -> Answer:
