@@ -48,8 +48,8 @@ HEALTH_REPORT_SECONDS = 2.0
 # A request during a frozen dependency must answer within this, not hang for gunicorn's 30 s.
 DEGRADED_LATENCY_SECONDS = 5.0
 # The periodic task that relays domain events a broker outage kept from leaving: the entry of
-# settings.PERIODIC_TASKS whose name starts with this (beat runs it in production).
-OUTBOX_SWEEPER_PREFIX = "outbox"
+# settings.PERIODIC_TASKS whose name contains this (beat runs it in production).
+OUTBOX_SWEEPER_NAME = "outbox"
 
 
 @dataclass
@@ -347,7 +347,7 @@ def terminate_app_connections(stack: FaultStack) -> int:
 
 
 def health_reports(stack: FaultStack, check: str, since: float) -> Answer:
-    """Probe /health/ready/ until it answers 503 naming `check` as failed, or until
+    """Probe /health/ready/ until it answers 503 naming `check` as not ok, or until
     HEALTH_REPORT_SECONDS after `since` (time.monotonic() when the fault began) have passed.
     Returns the last answer; its `seconds` is measured from `since`."""
     answer = Answer("GET /health/ready/", None, 0.0, error="not probed")
@@ -359,7 +359,7 @@ def health_reports(stack: FaultStack, check: str, since: float) -> Answer:
         answer = stack.health(timeout=remaining + 0.05)
         answer.seconds = time.monotonic() - since
         checks = answer.body.get("checks", {}) if isinstance(answer.body, dict) else {}
-        if answer.status == 503 and checks.get(check, {}).get("status") == "error":
+        if answer.status == 503 and checks.get(check, {}).get("status") not in (None, "ok"):
             return answer
         time.sleep(0.05)
     return answer
@@ -380,9 +380,9 @@ def health_recovers(stack: FaultStack, timeout: float = 15) -> Answer:
 
 def outbox_sweeper_task() -> str | None:
     """The dotted task name of the outbox sweeper declared in settings.PERIODIC_TASKS (the
-    first entry whose name starts with OUTBOX_SWEEPER_PREFIX), or None when there is none."""
+    first entry whose name contains OUTBOX_SWEEPER_NAME), or None when there is none."""
     for name, entry in sorted(settings.PERIODIC_TASKS.items()):
-        if name.startswith(OUTBOX_SWEEPER_PREFIX):
+        if OUTBOX_SWEEPER_NAME in name:
             return entry["task"]
     return None
 
@@ -393,10 +393,11 @@ def run_outbox_sweeper(stack: FaultStack) -> bool:
     run it and every task it relayed (the broker idle). Returns False, sending nothing, when
     no sweeper is declared.
 
-    Expects the sweeper to be a periodic task in settings.PERIODIC_TASKS named "outbox..."
-    that re-sends through the broker what was committed while the broker was down (the domain
-    events that award XP and notify, the emails) and marks it sent, so that a second run
-    sends nothing again."""
+    Expects the sweeper to be a periodic task in settings.PERIODIC_TASKS with "outbox" in its
+    name that takes no arguments and re-sends through the broker what was committed while the
+    broker was down and is due (the domain events that award XP and notify), marking it sent
+    so that a second run sends nothing again. Rows become due after a relay delay; a module
+    that sweeps at once sets that delay low in its STACK_ENV."""
     task = outbox_sweeper_task()
     if task is None:
         return False

@@ -39,7 +39,7 @@ def test_api_answers_without_5xx_within_seconds_while_the_cache_hangs(
 def test_health_reports_the_hung_cache_within_2_seconds(stack: FaultStack, cache_frozen):
     answer = harness.health_reports(stack, "cache", since=cache_frozen)
     assert answer.status == 503, answer
-    assert answer.body["checks"]["cache"]["status"] == "error", answer.body
+    assert answer.body["checks"]["cache"]["status"] != "ok", answer.body
     assert answer.seconds <= harness.HEALTH_REPORT_SECONDS, answer
     assert answer.body["checks"]["database"]["status"] == "ok", answer.body
 

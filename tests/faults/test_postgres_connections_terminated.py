@@ -70,7 +70,7 @@ def database_refused(stack: FaultStack) -> Iterator[float]:
 def test_health_reports_the_database_down_within_2_seconds(stack: FaultStack, database_refused):
     answer = harness.health_reports(stack, "database", since=database_refused)
     assert answer.status == 503, answer
-    assert answer.body["checks"]["database"]["status"] == "error", answer.body
+    assert answer.body["checks"]["database"]["status"] != "ok", answer.body
     assert answer.seconds <= harness.HEALTH_REPORT_SECONDS, answer
     assert stack.call("GET /health/live/", "GET", "/health/live/").status == 200
 
