@@ -401,6 +401,7 @@ def run_outbox_sweeper(stack: FaultStack) -> bool:
     task = outbox_sweeper_task()
     if task is None:
         return False
+    runs_before = stack.worker.log(5_000_000).count(task)
     sent = subprocess.run(
         ["celery", "--app", "lyo", "call", task],
         cwd=ROOT,
@@ -412,7 +413,9 @@ def run_outbox_sweeper(stack: FaultStack) -> bool:
     )
     assert sent.returncode == 0, sent.stderr[-2000:]
     wait_until(
-        lambda: task in stack.worker.log(2_000_000), timeout=30, what=f"the worker to run {task}"
+        lambda: stack.worker.log(5_000_000).count(task) > runs_before,
+        timeout=30,
+        what=f"the worker to run {task}",
     )
     stack.wait_idle()
     return True
