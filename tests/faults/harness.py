@@ -260,6 +260,7 @@ def start_stack(
         LYO_THROTTLE_ANON="5000/min",
         LYO_THROTTLE_AUTH_IP="1000/min",
         LYO_THROTTLE_AUTH_EMAIL="1000/min",
+        LYO_THROTTLE_WRITES="5000/min",
         **(extra_env or {}),
     )
     cache = processes.redis("redis-cache", log_dir=log_dir, env=env)
