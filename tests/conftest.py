@@ -6,6 +6,25 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory, client_for
 from tests.smtp import running_smtp_server
 
+# Databases of their own for the suites that run real processes (tests/deploy, tests/faults).
+pytest_plugins = ["tests.deploy.fixtures"]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's load balancing, except that each tests/faults/ module goes to one worker
+    whole: its tests share one stack of processes (tests/faults/conftest.py), which two workers
+    would each start. (`--dist loadgroup` would do this with marks, but pytest 9 ignores the
+    node ids xdist 3.8 rewrites for it.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FaultModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid.split("::", 1)[0] if nodeid.startswith("tests/faults/") else nodeid
+
+    return FaultModulesTogether(config, log)
+
 
 def pytest_report_header(config):
     db = settings.DATABASES["default"]

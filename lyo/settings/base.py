@@ -329,7 +329,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+# With a Redis broker, a task whose worker died without acknowledging it (SIGKILL, a lost node)
+# goes back to the queue only once it has been unacknowledged this long: the bound on how late
+# a crashed worker's tasks run. Keep it above the longest countdown (mail retries back off up to
+# 600 s) and the hard time limit, or a task still waiting or running is delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("LYO_CELERY_VISIBILITY_TIMEOUT", default=60 * 60)
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

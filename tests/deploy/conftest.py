@@ -1,17 +1,15 @@
 """Deployment tests run real processes (manage.py, gunicorn, celery, nginx) against databases of
-their own on the PostgreSQL server the suite uses, created here and dropped afterwards."""
+their own on the PostgreSQL server the suite uses, created and dropped by the fixtures in
+tests/deploy/fixtures.py (shared with tests/faults/). Here: the helpers both use."""
 
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pytest
-from django.conf import settings
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,17 +87,6 @@ class PgServer:
             )
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> PgServer:
-    db = settings.DATABASES["default"]
-    return PgServer(
-        host=db.get("HOST") or "127.0.0.1",
-        port=int(db.get("PORT") or 5432),
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or "",
-    )
-
-
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
@@ -118,61 +105,3 @@ class TemplateDatabase:
             assert self._process.returncode == 0, f"migrating {self._name} failed:\n{output}"
             self._process = None
         return self._name
-
-
-@pytest.fixture(scope="session")
-def migrated_template(pg_server: PgServer) -> Iterator[TemplateDatabase]:
-    """A database as a fresh deploy leaves it: migrated, periodic tasks written (the Procfile's
-    release step). Tests clone it (CREATE DATABASE ... TEMPLATE) instead of migrating again.
-    It migrates in the background while the session goes on (e.g. builds an SQLite source)."""
-    name = unique_name("lyo_deploy_tpl")
-    pg_server.create_database(name)
-    with pg_server.connect(autocommit=True) as conn:
-        # Twice as fast to migrate; a database setting, so clones do not inherit it.
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name))
-        )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(MANAGE),
-            "shell",
-            "-c",
-            "from django.core.management import call_command;"
-            "call_command('migrate', interactive=False, verbosity=0);"
-            "call_command('setup_periodic_tasks', verbosity=0)",
-        ],
-        cwd=ROOT,
-        env=clean_env(
-            DJANGO_SETTINGS_MODULE="lyo.settings.local", DATABASE_URL=pg_server.url(name)
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    template = TemplateDatabase(name, process)
-    try:
-        yield template
-    finally:
-        if template._process is not None:
-            template._process.kill()
-            template._process.wait()
-        pg_server.drop_database(name)
-
-
-@pytest.fixture
-def fresh_database(
-    pg_server: PgServer, migrated_template: TemplateDatabase
-) -> Iterator[Callable[[], str]]:
-    """Make migrated databases of this test's own; all are dropped at teardown."""
-    created: list[str] = []
-
-    def make() -> str:
-        name = unique_name("lyo_deploy")
-        pg_server.create_database(name, template=migrated_template.name)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        pg_server.drop_database(name)

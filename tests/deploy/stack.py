@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +28,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.deploy.conftest import ROOT
 
 NGINX_DIR = ROOT / "docker" / "nginx"
+VENV_BIN = Path(sys.executable).parent
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's process types and their commands (release, web, worker, beat)."""
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if ":" in line and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
 
 
 def free_port() -> int:
@@ -97,6 +109,108 @@ class Process:
         self.kill(signal.SIGKILL)  # stragglers of the group, if any
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of `pid` (e.g. gunicorn's or Celery's workers), from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(entry.name))
+    return sorted(children)
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port (no persistence) that a test may stop,
+    start again on the same port, or freeze (SIGSTOP: connections are accepted by the kernel
+    but never answered, as a hung server)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        log_dir: Path,
+        env: dict,
+        on_start: Callable[[Process], object] = lambda process: None,
+    ):
+        """`on_start` is given each process started (e.g. Processes.add, for teardown)."""
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.name, self.binary, self.log_dir, self.env = name, binary, log_dir, env
+        self.on_start = on_start
+        self.port = free_port()
+        self.process: Process | None = None
+        self.frozen = False
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = Process.start(
+            self.name,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.log_dir),
+            ],
+            log_dir=self.log_dir,
+            env=self.env,
+        )
+        self.on_start(self.process)
+        wait_until(self.answers, timeout=10, what=f"{self.name} to answer ({self.process.log()})")
+
+    def answers(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+            conn.settimeout(1)
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        """Gone: the port refuses connections (its data is lost, as without persistence)."""
+        if self.process is not None:
+            self.thaw()
+            self.process.stop(timeout=5)
+            self.process = None
+
+    def freeze(self) -> None:
+        assert self.process is not None and self.process.alive
+        os.kill(self.process.popen.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.frozen and self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.popen.pid, signal.SIGCONT)
+        self.frozen = False
+
+    def command(self, *args: str):
+        """One command through redis-py (e.g. ZSCORE, LLEN), answered within 2 s."""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
 
 
 @dataclass

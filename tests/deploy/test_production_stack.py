@@ -38,11 +38,14 @@ from moto.server import ThreadedMotoServer
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env, unique_name
 from tests.deploy.stack import (
+    VENV_BIN,
     Process,
     Processes,
+    RedisServer,
     free_port,
     nginx_binary,
     nginx_prefix,
+    procfile,
     wait_until,
 )
 from tests.smtp import RecordingHandler
@@ -51,16 +54,6 @@ PASSWORD = "a long and unguessable e2e passphrase 42"
 INSTRUCTOR = "instructor@e2e.example.com"
 LEARNER = "learner@e2e.example.com"
 BUCKET = "lyo-e2e-media"
-VENV_BIN = Path(sys.executable).parent
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if ":" in line and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
 
 
 @dataclass
@@ -151,39 +144,10 @@ def _finish(process: subprocess.Popen | None, what: str, timeout: float = 120) -
 
 
 def _redis_url(processes: Processes, log_dir: Path, env: dict) -> str:
-    binary = shutil.which("redis-server")
-    if not binary:
+    if not shutil.which("redis-server"):
         base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
         return f"{base}/0"
-    port = free_port()
-    redis = processes.add(
-        Process.start(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(log_dir),
-            ],
-            log_dir=log_dir,
-            env=env,
-        )
-    )
-
-    def answers() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-
-    wait_until(answers, timeout=10, what=f"redis-server ({redis.log()})")
-    return f"redis://127.0.0.1:{port}/0"
+    return RedisServer("redis", log_dir=log_dir, env=env, on_start=processes.add).url
 
 
 def _direct_get(port: int, path: str, **headers) -> requests.Response:
