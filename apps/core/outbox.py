@@ -112,18 +112,25 @@ def relay(ids: list[int], *, patient: bool = False) -> bool:
     retries and connection, for the sweeper (not in a request)."""
     from .tasks import deliver_outbox_events
 
+    return hand_off(deliver_outbox_events, ids, patient=patient)
+
+
+def hand_off(task, *args, patient: bool = False) -> bool:
+    """Send `task(*args)` to the broker the way a request may (see REQUEST_TRANSPORT_OPTIONS):
+    never raises, False when the broker is down or frozen. The caller's own outbox row is what
+    makes the work durable; its sweeper sends again what was not handed off."""
     try:
         if patient:
-            deliver_outbox_events.apply_async(args=[ids])
+            task.apply_async(args=list(args))
         else:
-            with _request_producer(deliver_outbox_events.app) as producer:
-                deliver_outbox_events.apply_async(
-                    args=[ids], producer=producer, retry=True, retry_policy=NO_RETRY
+            with _request_producer(task.app) as producer:
+                task.apply_async(
+                    args=list(args), producer=producer, retry=True, retry_policy=NO_RETRY
                 )
     # Any broker or transport failure: the rows are safe and the sweeper resends them.
     except Exception as exc:  # noqa: BLE001
         error = f"{type(exc).__name__}: {exc}"
-        logger.warning("outbox_relay_failed", extra={"count": len(ids), "error": error})
+        logger.warning("outbox_relay_failed: %s", error, extra={"task": task.name, "error": error})
         return False
     return True
 

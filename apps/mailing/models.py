@@ -41,6 +41,8 @@ class OutboundEmail(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the broker took its delivery task; null while the broker was down (the sweeper's cue).
+    handed_off_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

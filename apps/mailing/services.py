@@ -13,9 +13,11 @@ from uuid import UUID
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.errors import Conflict
+from apps.core.outbox import hand_off
 
 from .models import OutboundEmail
 
@@ -123,35 +125,51 @@ def email_resend(*, email_id: UUID | str) -> OutboundEmail:
     return email
 
 
-def email_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
-    """Enqueue delivery again for queued emails untouched for `older_than` (lost tasks).
+def email_requeue_stale(*, now=None) -> int:
+    """Enqueue delivery again for queued emails the broker never took (their request found it
+    down or frozen) and for those untouched for STALE_AFTER (their task was lost).
 
     Touching `updated_at` keeps the next sweep from piling up tasks while these wait in the
     queue; an extra task for an email that meanwhile got sent is harmless (see email_deliver).
     """
-    now = timezone.now()
+    now = now or timezone.now()
+    # As for the event outbox: after OUTBOX_RELAY_AFTER_SECONDS the request's own hand-off,
+    # if it was going to succeed, has.
+    grace = timedelta(seconds=settings.OUTBOX_RELAY_AFTER_SECONDS)
+    never_handed_off = Q(handed_off_at=None, created_at__lt=now - grace)
+    lost = Q(updated_at__lt=now - STALE_AFTER)
     with transaction.atomic():
         stale_ids = list(
             OutboundEmail.objects.filter(
-                status=OutboundEmail.Status.QUEUED, updated_at__lt=now - older_than
+                never_handed_off | lost, status=OutboundEmail.Status.QUEUED
             )
             .order_by("created_at")
             .values_list("pk", flat=True)[:STALE_BATCH_SIZE]
         )
         OutboundEmail.objects.filter(pk__in=stale_ids).update(updated_at=now)
-        for email_id in stale_ids:
-            _deliver_on_commit(email_id=email_id)
+    handed_off = [email_id for email_id in stale_ids if _hand_off(email_id, patient=True)]
     if stale_ids:
-        logger.warning("requeued stale emails", extra={"count": len(stale_ids)})
-    return len(stale_ids)
+        logger.warning(
+            "requeued stale emails", extra={"count": len(stale_ids), "sent": len(handed_off)}
+        )
+    return len(handed_off)
 
 
 def _deliver_on_commit(*, email_id: UUID) -> None:
+    # The row is committed by then; if the broker is down the sweeper sends it later, and the
+    # caller's (already committed) request must not fail or hang because of it.
+    transaction.on_commit(lambda: _hand_off(email_id))
+
+
+def _hand_off(email_id: UUID, *, patient: bool = False) -> bool:
     from .tasks import deliver_email  # tasks import this module
 
-    # robust: the row is committed by then; if the broker is down the sweeper enqueues it later,
-    # and the caller's (already committed) request must not fail because of it.
-    transaction.on_commit(lambda: deliver_email.delay(str(email_id)), robust=True)
+    if not hand_off(deliver_email, str(email_id), patient=patient):
+        return False
+    OutboundEmail.objects.filter(pk=email_id, handed_off_at=None).update(
+        handed_off_at=timezone.now()
+    )
+    return True
 
 
 def _transport_send(email: OutboundEmail) -> None:

@@ -392,9 +392,9 @@ LOGGING = {
 # name -> {"task": dotted task name, "crontab": {minute, hour, day_of_week, ...}}
 PERIODIC_TASKS: dict[str, dict] = {
     "core-relay-outbox": {"task": "apps.core.tasks.relay_outbox", "crontab": {"minute": "*"}},
-    "mailing-requeue-stale": {
+    "mailing-outbox-requeue": {
         "task": "apps.mailing.tasks.requeue_stale_emails",
-        "crontab": {"minute": "*/5"},
+        "crontab": {"minute": "*"},
     },
     "courses-daily-stats": {
         "task": "apps.courses.tasks.aggregate_course_daily_stats",

@@ -379,47 +379,49 @@ def health_recovers(stack: FaultStack, timeout: float = 15) -> Answer:
 # --- Recovery -------------------------------------------------------------------------------
 
 
-def outbox_sweeper_task() -> str | None:
-    """The dotted task name of the outbox sweeper declared in settings.PERIODIC_TASKS (the
-    first entry whose name contains OUTBOX_SWEEPER_NAME), or None when there is none."""
-    for name, entry in sorted(settings.PERIODIC_TASKS.items()):
-        if OUTBOX_SWEEPER_NAME in name:
-            return entry["task"]
-    return None
+def outbox_sweeper_tasks() -> list[str]:
+    """The dotted task names of the outbox sweepers declared in settings.PERIODIC_TASKS (the
+    entries whose name contains OUTBOX_SWEEPER_NAME: domain events, emails)."""
+    return [
+        entry["task"]
+        for name, entry in sorted(settings.PERIODIC_TASKS.items())
+        if OUTBOX_SWEEPER_NAME in name
+    ]
 
 
 def run_outbox_sweeper(stack: FaultStack) -> bool:
-    """What beat does after a broker outage, at once: send the outbox sweeper task (see
-    outbox_sweeper_task) through the broker with `celery call`, then wait until the worker has
+    """What beat does after a broker outage, at once: send each outbox sweeper task (see
+    outbox_sweeper_tasks) through the broker with `celery call`, then wait until the worker has
     run it and every task it relayed (the broker idle). Returns False, sending nothing, when
     no sweeper is declared.
 
-    Expects the sweeper to be a periodic task in settings.PERIODIC_TASKS with "outbox" in its
+    Expects each sweeper to be a periodic task in settings.PERIODIC_TASKS with "outbox" in its
     name that takes no arguments and re-sends through the broker what was committed while the
-    broker was down and is due (the domain events that award XP and notify), marking it sent
-    so that a second run sends nothing again. Rows become due after a relay delay; a module
-    that sweeps at once sets that delay low in its STACK_ENV."""
-    task = outbox_sweeper_task()
-    if task is None:
-        return False
-    runs_before = stack.worker.log(5_000_000).count(task)
-    sent = subprocess.run(
-        ["celery", "--app", "lyo", "call", task],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert sent.returncode == 0, sent.stderr[-2000:]
-    wait_until(
-        lambda: stack.worker.log(5_000_000).count(task) > runs_before,
-        timeout=30,
-        what=f"the worker to run {task}",
-    )
-    stack.wait_idle()
-    return True
+    broker was down and is due (the domain events that award XP and notify, the emails),
+    marking it sent so that a second run sends nothing again. Rows become due after a relay
+    delay; a module that sweeps at once sets that delay low in its STACK_ENV."""
+    tasks = outbox_sweeper_tasks()
+    for task in tasks:
+        runs_before = stack.worker.log(5_000_000).count(task)
+        sent = subprocess.run(
+            ["celery", "--app", "lyo", "call", task],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stderr[-2000:]
+        wait_until(
+            lambda task=task, runs_before=runs_before: (
+                stack.worker.log(5_000_000).count(task) > runs_before
+            ),
+            timeout=30,
+            what=f"the worker to run {task}",
+        )
+        stack.wait_idle()
+    return bool(tasks)
 
 
 # --- Writes and the side effects they must have ---------------------------------------------

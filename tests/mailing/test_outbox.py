@@ -3,14 +3,17 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis
 from celery.exceptions import Retry
+from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.mailing.models import OutboundEmail
-from apps.mailing.services import EmailDeliveryFailed, email_deliver
+from apps.mailing.services import EmailDeliveryFailed, email_deliver, email_requeue_stale
 from apps.mailing.tasks import deliver_email, requeue_stale_emails
+from tests.core.test_outbox import private_broker  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -289,3 +292,23 @@ def test_concurrent_deliveries_of_one_email_send_it_once(smtp_server):
 
     assert results == [OutboundEmail.Status.SENT, OutboundEmail.Status.SENT]
     assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_the_broker_never_took_is_handed_off_by_the_next_sweep(private_broker):  # noqa: F811
+    # The request commits its email while the broker is down: the row is safe, not handed off.
+    _send_welcome()
+    email = OutboundEmail.objects.get()
+    assert (email.status, email.handed_off_at) == (OutboundEmail.Status.QUEUED, None)
+
+    # Within the grace the sweeper leaves it to the request's own hand-off ...
+    assert email_requeue_stale() == 0
+    # ... after it, with the broker back, the sweep hands it off, once.
+    private_broker.start()
+    later = timezone.now() + timedelta(seconds=settings.OUTBOX_RELAY_AFTER_SECONDS + 1)
+    assert email_requeue_stale(now=later) == 1
+    email.refresh_from_db()
+    assert email.handed_off_at is not None
+    assert email_requeue_stale(now=later + timedelta(seconds=1)) == 0
+    queued = redis.Redis.from_url(private_broker.url).llen("celery")
+    assert queued == 1
