@@ -36,10 +36,15 @@ class GamificationConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import events
+        from apps.core.redis_cache import on_recovery
+
+        from .leaderboards import rebuild_after_outage
 
         for name in AWARDING_EVENTS:
             events.subscribe(name, _enqueue_award)
         # A deleted account leaves every leaderboard (the SQL paths skip inactive users).
         events.subscribe("account.deleted", _forget_deleted_account)
+        # Awards Redis missed while unreachable reach the sets by a rebuild from the ledger.
+        on_recovery(rebuild_after_outage)
         # Default rules and achievements come back after `flush` (tests) like the roles do.
         post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="lyo-xp-defaults")

@@ -66,10 +66,12 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "apps.core.middleware.ForwardedHeadersMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.AccessLogMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -163,6 +165,10 @@ STORAGES = {
 
 # --- Cache and sessions -----------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With Redis (apps.core.redis_cache.ResilientRedisCache): the keys that are counters, kept in
+# process memory while Redis is unreachable (throttles, sign-in lockout, allauth's rate
+# limits); every other key is a copy of database rows and simply misses meanwhile.
+CACHE_COUNTER_PREFIXES = ("throttle_", "lockout:", "allauth:rl:")
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Email ------------------------------------------------------------------------------------
@@ -184,8 +190,10 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-# How many reverse proxies in front of Django are trusted to append to X-Forwarded-For.
-NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+# The proxies (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; from anyone
+# else both are dropped (apps.core.http). None here; production trusts loopback by default and
+# the compose file names its nginx.
+TRUSTED_PROXIES = env.list("LYO_TRUSTED_PROXIES", default=[])
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -239,7 +247,6 @@ REST_FRAMEWORK = {
         "media_uploads": env("LYO_THROTTLE_MEDIA_UPLOADS", default="30/min"),
         "course_writes": env("LYO_THROTTLE_COURSE_WRITES", default="120/min"),
     },
-    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     # drf-spectacular's AutoSchema plus the API-wide error responses (ErrorResponse component).
     "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.LyoAutoSchema",
@@ -306,6 +313,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# --- Health ---------------------------------------------------------------------------------
+# /health/ready/ answers within this long, whatever its dependencies do (apps.core.health).
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("LYO_HEALTH_CHECK_TIMEOUT_SECONDS", default=1.5)
 
 # --- Metrics ----------------------------------------------------------------------------------
 # Outside DEBUG, /metrics needs `Authorization: Bearer <LYO_METRICS_TOKEN>` or a client IP in

@@ -1,9 +1,11 @@
 """Production: everything from the environment; secrets have no default and boot fails without."""
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, SIMPLE_JWT, env
+from .base import CACHE_COUNTER_PREFIXES, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -18,6 +20,11 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL down: a request answers 503 (service_unavailable) after at most this many seconds
+# instead of hanging (apps.core.middleware.DatabaseUnavailableMiddleware).
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "LYO_DB_CONNECT_TIMEOUT", default=3
+)
 # psycopg prepares what the few server-side-binding cursors run repeatedly (the feed's page
 # statement, apps.social.selectors); Django's own cursors never prepare. Set to false behind a
 # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
@@ -27,27 +34,32 @@ if _postgresql and env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True):
 
 # --- Redis: cache, sessions (cached_db), throttling and the Celery broker ---------------------
 REDIS_URL = env("REDIS_URL")
+# A frozen Redis (accepts connections, never answers) may cost a call this long, once per
+# process per RETRY_SECONDS: then the circuit breaker answers without the network
+# (apps.core.redis_cache, README "Redis, PostgreSQL and the web processes").
+REDIS_SOCKET_TIMEOUT = env.float("LYO_REDIS_SOCKET_TIMEOUT", default=0.25)
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "lyo",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 2,
-            # A cache outage degrades to misses instead of failing every request.
-            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "COUNTER_PREFIXES": CACHE_COUNTER_PREFIXES,
+            "RETRY_SECONDS": env.float("LYO_REDIS_RETRY_SECONDS", default=5),
         },
     }
 }
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Security ---------------------------------------------------------------------------------
-NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1)
-REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+# nginx on the same host by default; docker/compose.production.yml names its nginx's address.
+TRUSTED_PROXIES = env.list("LYO_TRUSTED_PROXIES", default=["127.0.0.1/32", "::1/128"])
+for _proxy in TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails the boot, not every request
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
