@@ -12,6 +12,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.core import redis_cache
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.django_db
 OUTAGES = ("stopped", "frozen")
 SOCKET_TIMEOUT = 0.25
 RETRY_SECONDS = 1.0
-# Budget for one request while Redis is out: at most one socket timeout, on a loaded machine.
-REQUEST_BUDGET = 1.5
+# Budget for one request while Redis is out: its own work (cold on first use, on a loaded
+# machine) and at most one socket timeout; the tight bound is measured against a baseline in
+# test_a_frozen_redis_costs_one_timeout_per_retry_period_not_one_per_call.
+REQUEST_BUDGET = 2.5
 
 
 @pytest.fixture
@@ -254,12 +257,20 @@ def test_awards_made_while_redis_was_frozen_reach_the_boards_after_it(redis_serv
 
 def test_a_frozen_redis_costs_one_timeout_per_retry_period_not_one_per_call(redis_server, user):
     api = client_for(user)
+
+    def ten_requests() -> float:
+        started = time.monotonic()
+        for _ in range(10):
+            assert api.get("/api/v1/me/").status_code == 200
+        return time.monotonic() - started
+
+    ten_requests()  # warm
+    healthy = ten_requests()
     redis_server.freeze()
-    started = time.monotonic()
-    for _ in range(10):
-        assert api.get("/api/v1/me/").status_code == 200
-    # Ten requests, each with several cache and throttle calls: one timeout in all.
-    assert time.monotonic() - started < SOCKET_TIMEOUT * 3 + 1.0
+    frozen = ten_requests()
+    # Ten requests, each with several cache and throttle calls: about one timeout in all
+    # (the run is shorter than RETRY_SECONDS), where every call waiting would be 20 or more.
+    assert frozen < healthy + 2 * SOCKET_TIMEOUT + 0.5, (healthy, frozen)
 
 
 # --- PostgreSQL out of reach -------------------------------------------------------------------
@@ -310,3 +321,27 @@ def test_production_settings_bound_every_wait_on_redis_and_postgresql():
     assert "IGNORE_EXCEPTIONS" not in cache["OPTIONS"]  # the backend decides, per kind of key
     assert loaded["db"]["connect_timeout"] <= 5
     assert loaded["health"] < 2
+
+
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_allauths_flows_and_browser_sessions_work_while_redis_is_out(redis_server, user, outage):
+    """allauth's rate limits and the cached_db sessions both live in the cache."""
+    cut(redis_server, outage)
+    registered = timed(
+        lambda: APIClient().post(
+            "/api/v1/auth/register/",
+            {"email": "newcomer@example.com", "password": DEFAULT_PASSWORD, "display_name": "New"},
+        )
+    )
+    assert registered.status_code == 201
+    reset = timed(lambda: APIClient().post("/api/v1/auth/password/reset/", {"email": user.email}))
+    assert reset.status_code == 202
+
+    browser = Client()
+    login = timed(
+        lambda: browser.post(
+            "/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD}
+        )
+    )
+    assert login.status_code == 302
+    assert timed(lambda: browser.get("/accounts/email/")).status_code == 200  # session kept
