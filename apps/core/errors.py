@@ -63,7 +63,9 @@ class ServiceUnavailable(ApplicationError):
     default_detail = "The service is unavailable; try again shortly."
 
 
-# What the database driver raises when PostgreSQL cannot be reached or the connection dropped.
+# What the database driver raises when PostgreSQL cannot be reached or the connection dropped;
+# its other transient failures (a deadlock victim, a cancelled statement) share the class and,
+# being worth a retry as well, the answer.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 

@@ -28,7 +28,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def _networks(
     proxies: tuple[str, ...],
 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in proxies)
+    return tuple(ipaddress.ip_network(cidr.strip()) for cidr in proxies)
 
 
 def _parse(value: str) -> Address | None:

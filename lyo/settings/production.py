@@ -59,7 +59,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # nginx on the same host by default; docker/compose.production.yml names its nginx's address.
 TRUSTED_PROXIES = env.list("LYO_TRUSTED_PROXIES", default=["127.0.0.1/32", "::1/128"])
 for _proxy in TRUSTED_PROXIES:
-    ipaddress.ip_network(_proxy, strict=False)  # a typo fails the boot, not every request
+    ipaddress.ip_network(_proxy)  # a typo fails the boot (strict, like gunicorn), not a request
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
