@@ -6,6 +6,7 @@ cache configured as in production (apps.core.redis_cache.ResilientRedisCache, sh
 timeouts). README: "Redis, PostgreSQL and the web processes".
 """
 
+import copy
 import json
 import threading
 import time
@@ -168,6 +169,21 @@ def test_ready_is_503_within_two_seconds_while_redis_is_out_and_200_once_it_is_b
     else:
         redis_server.resume()
     assert APIClient().get("/health/ready/").status_code == 200
+
+
+def test_ready_is_503_within_two_seconds_even_when_the_cache_client_would_wait_longer(
+    redis_server, settings
+):
+    """The deadline holds whatever the client's own timeout (redis-py's default is 5 s)."""
+    slow = copy.deepcopy(settings.CACHES)
+    slow["default"]["OPTIONS"].update(SOCKET_CONNECT_TIMEOUT=5, SOCKET_TIMEOUT=5)
+    settings.CACHES = slow
+    redis_server.freeze()
+    started = time.monotonic()
+    response = APIClient().get("/health/ready/")
+    assert time.monotonic() - started < 2.0
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"]["status"] == "timeout"
 
 
 def test_ready_answers_in_time_even_when_a_check_hangs(redis_server, monkeypatch):
