@@ -5,7 +5,7 @@ import ipaddress
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CACHE_COUNTER_PREFIXES, SIMPLE_JWT, env
+from .base import CACHE_COUNTER_PREFIXES, CELERY_BROKER_TRANSPORT_OPTIONS, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -53,6 +53,22 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu waits on a frozen Redis forever by default, holding the request that publishes for
+    # gunicorn's 30 s: bounded connect and read (the read above the 1 s BRPOP workers wait on),
+    # one publish retry (for a connection dropped by a restart), so at most ~6 s. Publishing off
+    # the request path is the event outbox's part (README, "Side effects: the event outbox").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+    }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Security ---------------------------------------------------------------------------------

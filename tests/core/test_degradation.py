@@ -289,6 +289,34 @@ def test_a_frozen_redis_costs_one_timeout_per_retry_period_not_one_per_call(redi
     assert frozen < healthy + 2 * SOCKET_TIMEOUT + 0.5, (healthy, frozen)
 
 
+def test_publishing_to_a_frozen_redis_broker_gives_up_instead_of_hanging(redis_server, settings):
+    """With production's broker options (loaded as a server loads them): a bounded wait, not
+    gunicorn's 30 s kill. Keeping the publish off the request is the event outbox's part."""
+    from celery import Celery
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from tests.core.test_settings import PRODUCTION_ENV, run_python
+
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s;"
+        "print(json.dumps([s.CELERY_BROKER_TRANSPORT_OPTIONS, s.CELERY_TASK_PUBLISH_RETRY_POLICY]))"
+    )
+    result = run_python(code, PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    transport, retry = json.loads(result.stdout.strip().splitlines()[-1])
+    assert transport["socket_timeout"] > 1  # above kombu's 1 s BRPOP in the workers
+
+    publisher = Celery("publisher", broker=redis_server.url)
+    publisher.conf.update(broker_transport_options=transport, task_publish_retry_policy=retry)
+    publisher.send_task("apps.gamification.tasks.rebuild_leaderboards")  # a healthy broker
+    redis_server.freeze()
+    started = time.monotonic()
+    with pytest.raises(BrokerError):
+        publisher.send_task("apps.gamification.tasks.rebuild_leaderboards")
+    assert time.monotonic() - started < 8
+    publisher.close()
+
+
 # --- PostgreSQL out of reach -------------------------------------------------------------------
 
 
