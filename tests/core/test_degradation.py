@@ -306,7 +306,7 @@ def test_publishing_to_a_frozen_redis_broker_gives_up_instead_of_hanging(redis_s
     transport, retry = json.loads(result.stdout.strip().splitlines()[-1])
     assert transport["socket_timeout"] > 1  # above kombu's 1 s BRPOP in the workers
 
-    publisher = Celery("publisher", broker=redis_server.url)
+    publisher = Celery("publisher", broker=redis_server.url, set_as_current=False)
     publisher.conf.update(broker_transport_options=transport, task_publish_retry_policy=retry)
     publisher.send_task("apps.gamification.tasks.rebuild_leaderboards")  # a healthy broker
     redis_server.freeze()
