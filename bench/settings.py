@@ -17,7 +17,6 @@ _DEFAULTS = {
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     "DJANGO_AWS_STORAGE_BUCKET_NAME": "lyo-bench-unused",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "DJANGO_NUM_PROXIES": "0",
 }
 for _name, _value in _DEFAULTS.items():
     os.environ.setdefault(_name, _value)

@@ -77,9 +77,12 @@ limit_request_line = _int("GUNICORN_LIMIT_REQUEST_LINE", 8190)
 limit_request_fields = _int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
 # Heartbeat files on tmpfs: a disk-backed /tmp can stall workers under I/O pressure.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
-# Whose X-Forwarded-* gunicorn believes for wsgi.url_scheme. Django reads X-Forwarded-Proto
-# itself (SECURE_PROXY_SSL_HEADER); in compose only nginx can reach web, so "*" is set there.
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Whose X-Forwarded-* gunicorn believes for wsgi.url_scheme: the same proxies as Django's
+# LYO_TRUSTED_PROXIES (apps.core.http drops those headers from anyone else). Never "*": a
+# request reaching a replica directly would choose its own scheme.
+forwarded_allow_ips = os.environ.get(
+    "GUNICORN_FORWARDED_ALLOW_IPS", os.environ.get("LYO_TRUSTED_PROXIES", "127.0.0.1")
+)
 proc_name = os.environ.get("GUNICORN_PROC_NAME", "lyo-web")
 # gunicorn's control socket (gunicornc) defaults to a file in $HOME, which is read-only in the
 # container and shared by every gunicorn of a user: off unless a path is given.

@@ -12,6 +12,18 @@ def _login_of(credentials: dict) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request) -> str:
+        """allauth's rate limits count per client the way Lyo's own limits do (behind nginx,
+        allauth's default would see nginx's address for everyone)."""
+        from django.core.exceptions import PermissionDenied
+
+        from apps.core.http import client_ip
+
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
     def get_email_verification_redirect_url(self, email_address) -> str:
         # People arrive from an email on their phone: tell them to go back to the app.
         return reverse("account_email_confirmed")

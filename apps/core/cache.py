@@ -2,14 +2,27 @@
 
 - `forget(*keys)`: drop entries now and again once the current transaction commits, so a
   reader that loaded the old rows before the commit cannot leave them cached.
-- `redis_client()`: the raw Redis client behind the default cache, or None when the cache is
-  not Redis (the local settings' memory cache), for what Django's cache API cannot do in one
-  round trip (pipelines, sorted sets, scripts).
+- `redis_client()`: the raw Redis client behind the default cache, for what Django's cache API
+  cannot do in one round trip (pipelines, sorted sets, scripts); None when the cache is not
+  Redis (the local settings' memory cache) or while Redis is unreachable (apps.core.redis_cache),
+  so callers take the same fallback in both cases. A caller whose own call fails with one of
+  `REDIS_UNREACHABLE` reports it with `redis_unreachable(error)` and falls back too.
 """
 
-from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
+from django_redis.cache import RedisCache
+
+from .redis_cache import UNREACHABLE as REDIS_UNREACHABLE
+from .redis_cache import ResilientRedisCache
+
+__all__ = [
+    "REDIS_UNREACHABLE",
+    "forget",
+    "redis_client",
+    "redis_configured",
+    "redis_unreachable",
+]
 
 
 def forget(*keys: str) -> None:
@@ -19,8 +32,21 @@ def forget(*keys: str) -> None:
 
 
 def redis_client():
-    if not settings.CACHES["default"]["BACKEND"].startswith("django_redis."):
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
         return None
-    from django_redis import get_redis_connection
+    if isinstance(backend, ResilientRedisCache) and not backend.available():
+        return None
+    return backend.client.get_client(write=True)
 
-    return get_redis_connection("default")
+
+def redis_configured() -> bool:
+    """Whether the default cache is Redis at all (reachable or not)."""
+    return isinstance(caches["default"], RedisCache)
+
+
+def redis_unreachable(error: BaseException) -> None:
+    """Open the default cache's circuit breaker after a raw-client call failed."""
+    backend = caches["default"]
+    if isinstance(backend, ResilientRedisCache):
+        backend.mark_unreachable(error)

@@ -2,7 +2,9 @@
 
 `{"error": {"code", "message", "details", "request_id"}}` for every 4xx/5xx: DRF exceptions,
 Django's Http404/PermissionDenied/ValidationError, throttling, oversized bodies and anything
-unhandled (500, logged with the request id, never a traceback in the body).
+unhandled (500, logged with the request id, never a traceback in the body). PostgreSQL out of
+reach (refused, dropped, or no connection within its connect_timeout) is 503
+`service_unavailable`, here inside DRF views and in DatabaseUnavailableMiddleware outside them.
 """
 
 import logging
@@ -12,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -60,6 +63,25 @@ class UnsupportedMediaType(ApplicationError):
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
     default_code = "unsupported_media_type"
     default_detail = "This type of content is not accepted."
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = "The service is unavailable; try again shortly."
+
+
+# What the database driver raises when PostgreSQL cannot be reached or the connection dropped;
+# its other transient failures (a deadlock victim, a cancelled statement) share the class and,
+# being worth a retry as well, the answer.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def database_unavailable(exc: BaseException) -> ServiceUnavailable:
+    logger.warning(
+        "database_unavailable", extra={"exception": f"{type(exc).__name__}: {exc}"[:300]}
+    )
+    return ServiceUnavailable()
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
@@ -125,6 +147,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        exc = database_unavailable(exc)
 
     # An error response must not commit the request's half-done writes. Views that run
     # outside the request transaction (apps.core.api.NonAtomicAPIView) opt out.

@@ -5,11 +5,24 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 
 from .context import request_id_var, sanitize_request_id
-from .errors import error_json
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, error_json
+from .http import strip_untrusted_forwarding
 
 access_logger = logging.getLogger("lyo.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class ForwardedHeadersMiddleware:
+    """X-Forwarded-For/-Proto only from TRUSTED_PROXIES: dropped from anyone else before any
+    other code (Django's is_secure(), a library) can read them (apps.core.http)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        strip_untrusted_forwarding(request)
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:
@@ -106,3 +119,20 @@ class MalformedRequestMiddleware:
             f"The request's {part} {what}.",
             {"reason": reason, "location": part},
         )
+
+
+class DatabaseUnavailableMiddleware:
+    """PostgreSQL out of reach outside DRF's handler (the request transaction cannot begin,
+    a plain Django view): 503 `service_unavailable` in the error shape, not a 500 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        error = database_unavailable(exception)
+        return error_json(error.status_code, error.default_code, str(error.detail))

@@ -1,4 +1,4 @@
-"""Throttles keyed on the real client address (behind exactly NUM_PROXIES trusted proxies).
+"""Throttles keyed on the real client address (apps.core.http.client_ip).
 
 Every API request passes at least one throttle, so its cost is part of every request's. DRF's
 own throttles keep a list of timestamps per client in the cache: two round trips (read the
@@ -7,7 +7,10 @@ throttles instead count requests in fixed windows and estimate a sliding window 
 current and the previous window's counts (previous weighted by how much of it still overlaps
 the last `duration` seconds): one pipelined round trip per check, a bounded key per client, and
 no burst of twice the rate at a window boundary. Refused requests are not counted (like DRF's).
-Without Redis (the local settings' memory cache) DRF's implementation is used.
+Without Redis (the local settings' memory cache) DRF's implementation is used, and so it is
+while Redis is unreachable: the default cache then keeps throttle counters in the process's
+memory (apps.core.redis_cache), so every limit still holds per process instead of failing
+the request or letting everything through.
 """
 
 import math
@@ -16,7 +19,7 @@ from django.core.cache import cache
 from rest_framework import throttling
 from rest_framework.permissions import SAFE_METHODS
 
-from .cache import redis_client
+from .cache import REDIS_UNREACHABLE, redis_client, redis_unreachable
 from .http import client_ip
 
 
@@ -34,7 +37,13 @@ class SimpleRateThrottle(throttling.SimpleRateThrottle):
         client = redis_client()
         if client is None:
             return super().allow_request(request, view)
+        try:
+            return self._allow_in_redis(client)
+        except REDIS_UNREACHABLE as error:
+            redis_unreachable(error)
+            return super().allow_request(request, view)
 
+    def _allow_in_redis(self, client) -> bool:
         now = self.timer()
         window, elapsed = divmod(now, self.duration)
         current = cache.make_key(f"{self.key}:{int(window)}")

@@ -38,13 +38,17 @@ class GamificationConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import events
+        from apps.core.redis_cache import on_recovery
+
+        from .leaderboards import rebuild_after_outage
+        from .reconcile import register_checks
 
         for name in AWARDING_EVENTS:
             events.subscribe(name, _award_xp, durable=True)
         # A deleted account leaves every leaderboard (the SQL paths skip inactive users).
         events.subscribe("account.deleted", _forget_deleted_account, durable=True)
-        from .reconcile import register_checks
-
+        # Awards Redis missed while unreachable reach the sets by a rebuild from the ledger.
+        on_recovery(rebuild_after_outage)
         register_checks()  # manage.py reconcile
         # Default rules and achievements come back after `flush` (tests) like the roles do.
         post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="lyo-xp-defaults")

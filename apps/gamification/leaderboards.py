@@ -11,6 +11,12 @@ users, and a deleted account is removed from every set (`remove_user`, on "accou
 
 Ranking is competition ranking (1, 2, 2, 4): equal XP share a rank, listed by user id.
 
+Redis unreachable (or frozen): readers get the same answers from the ledger (`top` takes the
+SQL path whenever `redis_client()` is None or a Redis call fails), awards and removals are not
+written to the sets, and the process that skipped one has the sets rebuilt from the ledger once
+Redis answers again (`rebuild_after_outage`, run by the cache's recovery hook), so the boards
+are exact again without anyone's intervention.
+
 Reading a board (`top_page`): the rendered top N is shared by every viewer for
 LEADERBOARD_CACHE_SECONDS (a few seconds behind the live set at most), while the viewer's own
 standing is always live; both come back in one Redis round trip.
@@ -26,7 +32,7 @@ from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.core.cache import redis_client
+from apps.core.cache import REDIS_UNREACHABLE, redis_client, redis_configured, redis_unreachable
 
 from .models import UserStats, XPTransaction
 
@@ -44,6 +50,33 @@ class Standing:
 
 def redis_enabled() -> bool:
     return redis_client() is not None
+
+
+# Set when this process could not write an award or a removal to the sets (Redis unreachable).
+_sets_behind = False
+
+
+def _missed_write(error: BaseException | None = None) -> None:
+    global _sets_behind
+    if error is not None:
+        redis_unreachable(error)
+    if redis_configured():
+        _sets_behind = True
+
+
+def rebuild_after_outage() -> None:
+    """Recovery hook (GamificationConfig.ready): rebuild the sets if this process missed writes."""
+    global _sets_behind
+    if not _sets_behind:
+        return
+    _sets_behind = False
+    from .tasks import rebuild_leaderboards
+
+    try:
+        rebuild_leaderboards.delay()
+    except Exception:
+        _sets_behind = True  # the next recovery tries again; the boards stay a little behind
+        raise
 
 
 def period_start(period: str, when: datetime) -> date | None:
@@ -74,17 +107,24 @@ def _expire_at(period: str, when: datetime) -> datetime:
 
 def record_award(*, user_id: int, points: int, course_id: int | None, when: datetime) -> None:
     """Add an award to every set it counts in (called after the ledger row commits)."""
-    if not redis_enabled() or not points:
+    if not points:
+        return
+    client = redis_client()
+    if client is None:
+        _missed_write()
         return
     scopes = ["global"] + ([f"course:{course_id}"] if course_id else [])
-    pipe = redis_client().pipeline(transaction=False)
+    pipe = client.pipeline(transaction=False)
     for period in PERIODS:
         for scope in scopes:
             name = key(period, scope, when)
             pipe.zincrby(name, points, user_id)
             if period in EXPIRY:
                 pipe.expireat(name, _expire_at(period, when))
-    pipe.execute()
+    try:
+        pipe.execute()
+    except REDIS_UNREACHABLE as error:
+        _missed_write(error)
 
 
 # --- Queries ---------------------------------------------------------------------------------
@@ -147,19 +187,26 @@ def top(
     `members` restricts the board to those users (the friends scope: a few hundred at most).
     """
     when = when or timezone.now()
+    client = redis_client()
+    if client is not None:
+        try:
+            return _top_in_redis(client, period, scope, limit, viewer_id, members, when)
+        except REDIS_UNREACHABLE as error:
+            redis_unreachable(error)
+    scores = sql_scores(
+        period=period, scope="global" if members is not None else scope, when=when, user_ids=members
+    )
+    standings = ranked(scores)
+    return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
+
+
+def _top_in_redis(client, period, scope, limit, viewer_id, members, when):
     if members is not None:
-        if redis_enabled():
-            values = redis_client().zmscore(key(period, "global", when), members)
-            scores = {m: int(v) for m, v in zip(members, values, strict=True) if v}
-        else:
-            scores = sql_scores(period=period, scope="global", when=when, user_ids=members)
+        values = client.zmscore(key(period, "global", when), members)
+        scores = {m: int(v) for m, v in zip(members, values, strict=True) if v}
         standings = ranked(scores)
         return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
-    if not redis_enabled():
-        standings = ranked(sql_scores(period=period, scope=scope, when=when))
-        return standings[:limit], next((s for s in standings if s.user_id == viewer_id), None)
 
-    client = redis_client()
     name = key(period, scope, when)
     pipe = client.pipeline(transaction=False)
     pipe.zrevrange(name, 0, limit - 1, withscores=True)
@@ -184,9 +231,10 @@ def top(
 def remove_user(*, user_id: int) -> int:
     """Take the user off every leaderboard set (a deleted account). Returns how many sets
     listed them. Rare, so a scan of the `lb:*` keys is fine (as in `rebuild`)."""
-    if not redis_enabled():
-        return 0
     client = redis_client()
+    if client is None:
+        _missed_write()  # the rebuild after the outage leaves inactive accounts out
+        return 0
     names = list(client.scan_iter(match="lb:*", count=1000))
     removed = 0
     for start in range(0, len(names), 500):
@@ -223,11 +271,21 @@ def top_page(
     when: datetime | None = None,
 ) -> tuple[list, Standing | None]:
     """The top `limit` as `render(standings)` made it, cached for every viewer, and the
-    viewer's live standing. Needs Redis (see `top` for the general case)."""
+    viewer's live standing. Computed from the ledger when Redis is unreachable."""
     when = when or timezone.now()
+    client = redis_client()
+    if client is not None:
+        try:
+            return _top_page_in_redis(client, period, scope, limit, viewer_id, render, when)
+        except REDIS_UNREACHABLE as error:
+            redis_unreachable(error)
+    standings, mine = top(period=period, scope=scope, limit=limit, viewer_id=viewer_id, when=when)
+    return render(standings), mine
+
+
+def _top_page_in_redis(client, period, scope, limit, viewer_id, render, when):
     name = key(period, scope, when)
     page_key = cache.make_key(f"lb-page:{name}:{limit}")
-    client = redis_client()
     pipe = client.pipeline(transaction=False)
     pipe.get(page_key)
     client.register_script(_STANDING_SCRIPT)(keys=[name], args=[viewer_id], client=pipe)

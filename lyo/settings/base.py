@@ -78,11 +78,13 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "apps.core.middleware.ForwardedHeadersMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.AccessLogMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "apps.core.middleware.MalformedRequestMiddleware",
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -181,6 +183,10 @@ STORAGES = {
 
 # --- Cache and sessions -----------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# With Redis (apps.core.redis_cache.ResilientRedisCache): the keys that are counters, kept in
+# process memory while Redis is unreachable (throttles, sign-in lockout, allauth's rate
+# limits); every other key is a copy of database rows and simply misses meanwhile.
+CACHE_COUNTER_PREFIXES = ("throttle_", "lockout:", "allauth:rl:")
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Email ------------------------------------------------------------------------------------
@@ -202,8 +208,10 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-# How many reverse proxies in front of Django are trusted to append to X-Forwarded-For.
-NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+# The proxies (CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; from anyone
+# else both are dropped (apps.core.http). None here; production trusts loopback by default and
+# the compose file names its nginx.
+TRUSTED_PROXIES = env.list("LYO_TRUSTED_PROXIES", default=[])
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -264,7 +272,6 @@ REST_FRAMEWORK = {
         # Every other write (apps.core.throttling.WriteThrottled's default scope).
         "writes": env("LYO_THROTTLE_WRITES", default="120/min"),
     },
-    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     # drf-spectacular's AutoSchema plus the API-wide error responses (ErrorResponse component).
     "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.LyoAutoSchema",
@@ -350,6 +357,10 @@ OUTBOX_RELAY_AFTER_SECONDS = env.int("LYO_OUTBOX_RELAY_AFTER_SECONDS", default=1
 OUTBOX_RESEND_AFTER_SECONDS = env.int("LYO_OUTBOX_RESEND_AFTER_SECONDS", default=300)
 OUTBOX_MAX_FAILURES = env.int("LYO_OUTBOX_MAX_FAILURES", default=10)
 OUTBOX_RETENTION_HOURS = env.int("LYO_OUTBOX_RETENTION_HOURS", default=48)
+
+# --- Health ---------------------------------------------------------------------------------
+# /health/ready/ answers within this long, whatever its dependencies do (apps.core.health).
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("LYO_HEALTH_CHECK_TIMEOUT_SECONDS", default=1.5)
 
 # --- Metrics ----------------------------------------------------------------------------------
 # Outside DEBUG, /metrics needs `Authorization: Bearer <LYO_METRICS_TOKEN>` or a client IP in

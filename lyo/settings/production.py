@@ -1,9 +1,11 @@
 """Production: everything from the environment; secrets have no default and boot fails without."""
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, SIMPLE_JWT, env
+from .base import CACHE_COUNTER_PREFIXES, CELERY_BROKER_TRANSPORT_OPTIONS, SIMPLE_JWT, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -21,6 +23,11 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL down: a request answers 503 (service_unavailable) after at most this many seconds
+# instead of hanging (apps.core.middleware.DatabaseUnavailableMiddleware).
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "LYO_DB_CONNECT_TIMEOUT", default=3
+)
 # psycopg prepares what the few server-side-binding cursors run repeatedly (the feed's page
 # statement, apps.social.selectors); Django's own cursors never prepare. Set to false behind a
 # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
@@ -36,22 +43,41 @@ with_outbox_engine(DATABASES["default"])  # noqa: F405
 
 # --- Redis: cache, sessions (cached_db), throttling and the Celery broker ---------------------
 REDIS_URL = env("REDIS_URL")
+# A frozen Redis (accepts connections, never answers) may cost a call this long, once per
+# process per RETRY_SECONDS: then the circuit breaker answers without the network
+# (apps.core.redis_cache, README "Redis, PostgreSQL and the web processes").
+REDIS_SOCKET_TIMEOUT = env.float("LYO_REDIS_SOCKET_TIMEOUT", default=0.25)
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "lyo",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 2,
-            # A cache outage degrades to misses instead of failing every request.
-            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "COUNTER_PREFIXES": CACHE_COUNTER_PREFIXES,
+            "RETRY_SECONDS": env.float("LYO_REDIS_RETRY_SECONDS", default=5),
         },
     }
 }
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu waits on a frozen Redis forever by default, holding the request that publishes for
+    # gunicorn's 30 s: bounded connect and read (the read above the 1 s BRPOP workers wait on),
+    # one publish retry (for a connection dropped by a restart), so at most ~6 s. Publishing off
+    # the request path is the event outbox's part (README, "Side effects: the event outbox").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+    }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_ALWAYS_EAGER = False
 # RabbitMQ instead (CELERY_BROKER_URL=amqp://...): replicated quorum queues, and every publish
 # waits for the broker's confirm, so a task enqueued after commit is on disk on a quorum of
@@ -107,8 +133,10 @@ if DATABASE_REPLICA_URLS:
     )
 
 # --- Security ---------------------------------------------------------------------------------
-NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1)
-REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+# nginx on the same host by default; docker/compose.production.yml names its nginx's address.
+TRUSTED_PROXIES = env.list("LYO_TRUSTED_PROXIES", default=["127.0.0.1/32", "::1/128"])
+for _proxy in TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy)  # a typo fails the boot (strict, like gunicorn), not a request
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

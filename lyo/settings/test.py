@@ -37,10 +37,17 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 _redis_base = REDIS_URL.rsplit("/", 1)[0]
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # As in production, with the same degradation when Redis is unreachable.
+        "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
         "LOCATION": f"{_redis_base}/{1 + (_redis_db_offset + _worker_index) % 15}",
         "KEY_PREFIX": "lyo-test",
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Generous on a loaded CI machine; the degradation tests use their own, short ones.
+            "SOCKET_CONNECT_TIMEOUT": 5,
+            "SOCKET_TIMEOUT": 5,
+            "COUNTER_PREFIXES": CACHE_COUNTER_PREFIXES,  # noqa: F405
+        },
     }
 }
 CELERY_BROKER_URL = CACHES["default"]["LOCATION"]

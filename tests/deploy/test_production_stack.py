@@ -472,7 +472,7 @@ def _run_scenario(stack: Stack) -> None:
     )
     assert registered.status_code == 201, registered.text
     _assert_edge_headers(registered, request_id)
-    # Django trusts one proxy: the spoofed X-Forwarded-For entry is ignored, the request id
+    # nginx replaces X-Forwarded-For: the spoofed entry never reaches Django, the request id
     # travelled from the client through nginx into the audit log.
     assert stack.sql(
         "SELECT host(ip), request_id FROM accounts_auditevent WHERE action = %s",
