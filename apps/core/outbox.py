@@ -220,6 +220,21 @@ def relay_pending(*, batch_size: int = 500, now=None, everything: bool = False) 
     return len(ids)
 
 
+def relay_undelivered(name: str, *, limit: int = 100) -> int:
+    """Hand off now the undelivered events called `name` (a recovery hook: what waited for a
+    dependency to come back need not wait for the sweeper). Never raises for the broker."""
+    ids = list(
+        OutboxEvent.objects.filter(
+            name=name, delivered_at__isnull=True, failures__lt=settings.OUTBOX_MAX_FAILURES
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ids and relay(ids):
+        return len(ids)
+    return 0
+
+
 def outbox_prune(*, now=None, batch_size: int = 5000) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.OUTBOX_RETENTION_HOURS)

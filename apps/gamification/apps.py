@@ -25,6 +25,12 @@ def _forget_deleted_account(event) -> None:
     leaderboards.remove_user(user_id=event.payload["user_id"])
 
 
+def _catch_up_boards(event) -> None:
+    from . import leaderboards
+
+    leaderboards.catch_up(event)
+
+
 def _ensure_defaults(sender, **kwargs) -> None:
     from .defaults import defaults_ensure
     from .models import Achievement, XPRule
@@ -47,7 +53,9 @@ class GamificationConfig(AppConfig):
             events.subscribe(name, _award_xp, durable=True)
         # A deleted account leaves every leaderboard (the SQL paths skip inactive users).
         events.subscribe("account.deleted", _forget_deleted_account, durable=True)
-        # Awards Redis missed while unreachable reach the sets by a rebuild from the ledger.
+        # Awards a process could not write while Redis was unreachable: its "leaderboards.behind"
+        # event rebuilds the sets from the ledger once Redis answers.
+        events.subscribe("leaderboards.behind", _catch_up_boards, durable=True)
         on_recovery(rebuild_after_outage)
         register_checks()  # manage.py reconcile
         # Default rules and achievements come back after `flush` (tests) like the roles do.

@@ -13,9 +13,12 @@ Ranking is competition ranking (1, 2, 2, 4): equal XP share a rank, listed by us
 
 Redis unreachable (or frozen): readers get the same answers from the ledger (`top` takes the
 SQL path whenever `redis_client()` is None or a Redis call fails), awards and removals are not
-written to the sets, and the process that skipped one has the sets rebuilt from the ledger once
-Redis answers again (`rebuild_after_outage`, run by the cache's recovery hook), so the boards
-are exact again without anyone's intervention.
+written to the sets, and the process that skipped one records that durably: a
+"leaderboards.behind" event in the outbox, whose handler rebuilds the sets from the ledger once
+Redis answers (and fails, staying pending, while it does not). Whichever process sees Redis
+answer again first hands those events off at once (`rebuild_after_outage`, the cache's recovery
+hook); the sweeper resends them otherwise. So the boards are exact again without anyone's
+intervention, even when the process that missed the write is idle or gone.
 
 Reading a board (`top_page`): the rendered top N is shared by every viewer for
 LEADERBOARD_CACHE_SECONDS (a few seconds behind the live set at most), while the viewer's own
@@ -23,6 +26,7 @@ standing is always live; both come back in one Redis round trip.
 """
 
 import json
+import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -52,31 +56,47 @@ def redis_enabled() -> bool:
     return redis_client() is not None
 
 
-# Set when this process could not write an award or a removal to the sets (Redis unreachable).
-_sets_behind = False
+BEHIND = "leaderboards.behind"  # the event: some process could not write to the sets
+_REBUILT_AT = "lb-meta:rebuilt-at"  # when the sets were last rebuilt (epoch seconds)
+# Set once this process recorded BEHIND in the current outage (one event per process and outage).
+_behind_recorded = False
+
+
+class LeaderboardsUnreachable(Exception):
+    """The sets cannot be rebuilt yet: the BEHIND event stays pending in the outbox."""
 
 
 def _missed_write(error: BaseException | None = None) -> None:
-    global _sets_behind
+    global _behind_recorded
     if error is not None:
         redis_unreachable(error)
-    if redis_configured():
-        _sets_behind = True
+    if not redis_configured() or _behind_recorded:
+        return
+    from apps.core import events
+
+    events.publish(BEHIND)
+    _behind_recorded = True
 
 
 def rebuild_after_outage() -> None:
-    """Recovery hook (GamificationConfig.ready): rebuild the sets if this process missed writes."""
-    global _sets_behind
-    if not _sets_behind:
-        return
-    _sets_behind = False
-    from .tasks import rebuild_leaderboards
+    """Recovery hook (GamificationConfig.ready), in whichever process sees Redis answer again:
+    hand off the pending BEHIND events now instead of at the sweeper's next resend."""
+    global _behind_recorded
+    _behind_recorded = False
+    from apps.core.outbox import relay_undelivered
 
-    try:
-        rebuild_leaderboards.delay()
-    except Exception:
-        _sets_behind = True  # the next recovery tries again; the boards stay a little behind
-        raise
+    relay_undelivered(BEHIND)
+
+
+def catch_up(event) -> None:
+    """Durable handler of BEHIND: rebuild the sets unless a rebuild since covered the event."""
+    client = redis_client()
+    if client is None:
+        raise LeaderboardsUnreachable("Redis is unreachable; the rebuild waits for it.")
+    rebuilt_at = client.get(_REBUILT_AT)
+    if rebuilt_at is not None and float(rebuilt_at) >= event.occurred_at.timestamp():
+        return
+    rebuild()
 
 
 def period_start(period: str, when: datetime) -> date | None:
@@ -309,6 +329,7 @@ def rebuild(*, when: datetime | None = None) -> int:
         return 0
     when = when or timezone.now()
     client = redis_client()
+    started = time_module.time()
     for name in client.scan_iter(match="lb:*", count=1000):
         client.delete(name)
     _drop_pages(client)
@@ -318,6 +339,7 @@ def rebuild(*, when: datetime | None = None) -> int:
         for steps in range(back + 1):
             moment = when - steps * PERIOD_LENGTH.get(period, timedelta(0))
             written += _write(client, period, moment)
+    client.set(_REBUILT_AT, started)
     return written
 
 
