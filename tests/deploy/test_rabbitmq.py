@@ -75,12 +75,14 @@ import json, os
 from django.core.mail import send_mail
 from django.db import transaction
 from lyo.celery import app
+from apps.core.outbox import _request_producer
 from apps.mailing.models import OutboundEmail
 
 with transaction.atomic():
     send_mail(os.environ["TEST_SUBJECT"], "body", None, ["learner@rabbit.example.com"])
 email = OutboundEmail.objects.get(subject=os.environ["TEST_SUBJECT"])
-with app.producer_or_acquire() as producer:
+# The request's hand-off publishes on the outbox's bounded producer pool (apps.core.outbox).
+with _request_producer(app) as producer:
     confirmed = producer.channel._confirm_selected
 print("SENT=" + json.dumps({"id": str(email.pk), "confirm_select": confirmed,
       "queue_type": app.conf.task_default_queue_type,
