@@ -7,6 +7,8 @@
   Redis (the local settings' memory cache) or while Redis is unreachable (apps.core.redis_cache),
   so callers take the same fallback in both cases. A caller whose own call fails with one of
   `REDIS_UNREACHABLE` reports it with `redis_unreachable(error)` and falls back too.
+- `redis_client_now()`: the same, after asking Redis itself, past the circuit breaker, for work
+  that exists to run once Redis is back and must not wait out the breaker's retry period.
 """
 
 from django.core.cache import cache, caches
@@ -20,6 +22,7 @@ __all__ = [
     "REDIS_UNREACHABLE",
     "forget",
     "redis_client",
+    "redis_client_now",
     "redis_configured",
     "redis_unreachable",
 ]
@@ -37,6 +40,18 @@ def redis_client():
         return None
     if isinstance(backend, ResilientRedisCache) and not backend.available():
         return None
+    return backend.client.get_client(write=True)
+
+
+def redis_client_now():
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    if isinstance(backend, ResilientRedisCache):
+        try:
+            backend.probe()
+        except REDIS_UNREACHABLE:
+            return None
     return backend.client.get_client(write=True)
 
 

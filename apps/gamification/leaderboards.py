@@ -36,7 +36,13 @@ from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.core.cache import REDIS_UNREACHABLE, redis_client, redis_configured, redis_unreachable
+from apps.core.cache import (
+    REDIS_UNREACHABLE,
+    redis_client,
+    redis_client_now,
+    redis_configured,
+    redis_unreachable,
+)
 
 from .models import UserStats, XPTransaction
 
@@ -58,8 +64,6 @@ def redis_enabled() -> bool:
 
 BEHIND = "leaderboards.behind"  # the event: some process could not write to the sets
 _REBUILT_AT = "lb-meta:rebuilt-at"  # when the sets were last rebuilt (epoch seconds)
-# Set once this process recorded BEHIND in the current outage (one event per process and outage).
-_behind_recorded = False
 
 
 class LeaderboardsUnreachable(Exception):
@@ -67,30 +71,30 @@ class LeaderboardsUnreachable(Exception):
 
 
 def _missed_write(error: BaseException | None = None) -> None:
-    global _behind_recorded
+    """One BEHIND event per missed write: a rebuild covers the events older than its start, so
+    any deduplication here could let a rebuild mark as covered a write it never saw. The
+    rebuild runs once; the other events find it done (`catch_up`)."""
     if error is not None:
         redis_unreachable(error)
-    if not redis_configured() or _behind_recorded:
+    if not redis_configured():
         return
     from apps.core import events
 
     events.publish(BEHIND)
-    _behind_recorded = True
 
 
 def rebuild_after_outage() -> None:
     """Recovery hook (GamificationConfig.ready), in whichever process sees Redis answer again:
     hand off the pending BEHIND events now instead of at the sweeper's next resend."""
-    global _behind_recorded
-    _behind_recorded = False
     from apps.core.outbox import relay_undelivered
 
     relay_undelivered(BEHIND)
 
 
 def catch_up(event) -> None:
-    """Durable handler of BEHIND: rebuild the sets unless a rebuild since covered the event."""
-    client = redis_client()
+    """Durable handler of BEHIND: rebuild the sets unless a rebuild since covered the event.
+    Asks Redis itself: this process's breaker may still hold from its own missed write."""
+    client = redis_client_now()
     if client is None:
         raise LeaderboardsUnreachable("Redis is unreachable; the rebuild waits for it.")
     rebuilt_at = client.get(_REBUILT_AT)
