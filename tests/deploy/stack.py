@@ -1,6 +1,7 @@
 """Building blocks of the production-like stack on loopback (tests/deploy/test_production_stack.py):
-processes in their own process groups with their output in files, a self-signed certificate,
-and nginx configured from the repository's own files (docker/nginx/)."""
+the stack's processes (each a tests.processes.Process: its own process group, its output in a
+file), a self-signed certificate, and nginx configured from the repository's own files
+(docker/nginx/). Ports, waits and private redis-servers are in tests/processes.py."""
 
 from __future__ import annotations
 
