@@ -1,7 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that records or refuses messages."""
 
 import asyncio
-import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -9,6 +8,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from tests.processes import free_port
 
 
 @dataclass
@@ -55,18 +56,12 @@ class SmtpServer:
         self.handler.refuse_next, self.handler.refusal = count, reply
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def running_smtp_server(settings):
     """Start a real SMTP server on loopback and point the outbox's transport at it."""
     host = "127.0.0.1"
     handler = RecordingHandler()
-    controller = Controller(handler, hostname=host, port=_free_port(host))
+    controller = Controller(handler, hostname=host, port=free_port(host))
     controller.start()
     settings.MAILING_TRANSPORT_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = host

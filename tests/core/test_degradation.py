@@ -1,6 +1,6 @@
 """Redis stopped or frozen, PostgreSQL out of reach: the API degrades, it does not fail.
 
-Redis here is a private redis-server (tests/redis_process.py) that the tests stop (SIGTERM:
+Redis here is a private redis-server (tests/processes.py) that the tests stop (SIGTERM:
 connections refused) and freeze (SIGSTOP: connections accepted, never answered), with the
 cache configured as in production (apps.core.redis_cache.ResilientRedisCache, short socket
 timeouts). README: "Redis, PostgreSQL and the web processes".
@@ -20,7 +20,7 @@ from apps.core import redis_cache
 from apps.gamification.models import Achievement, XPTransaction
 from tests.courses.factories import course_with_lessons, enroll
 from tests.factories import DEFAULT_PASSWORD, UserFactory, client_for
-from tests.redis_process import private_redis
+from tests.processes import private_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def redis_server(settings):
             }
         }
         yield server
-        server.resume()
+        server.thaw()
         redis_cache._breakers.pop(server.url, None)
 
 
@@ -66,7 +66,7 @@ def restore(server, outage: str) -> None:
     if outage == "stopped":
         server.start()
     else:
-        server.resume()
+        server.thaw()
     time.sleep(RETRY_SECONDS + 0.1)  # the circuit breaker lets the next call try again
 
 
@@ -167,7 +167,7 @@ def test_ready_is_503_within_two_seconds_while_redis_is_out_and_200_once_it_is_b
     if outage == "stopped":
         redis_server.start()
     else:
-        redis_server.resume()
+        redis_server.thaw()
     assert APIClient().get("/health/ready/").status_code == 200
 
 

@@ -6,7 +6,6 @@ delivers from it into this test's database (a transactional test, so the worker 
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,27 +28,12 @@ from apps.social.models import Notification
 from lyo.celery import app as celery_app
 from tests.courses.factories import course_with_lessons, enroll
 from tests.factories import UserFactory, client_for
+from tests.processes import RedisServer, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTBOX_INSERT = f'INSERT INTO "{OutboxEvent._meta.db_table}"'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until(condition, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _point_celery_at(url: str, *, eager: bool, close_current: bool = False) -> None:
@@ -63,52 +47,17 @@ def _point_celery_at(url: str, *, eager: bool, close_current: bool = False) -> N
 
 
 @pytest.fixture
-def private_broker():
+def private_broker(tmp_path):
     """A broker URL on a free port with nothing behind it yet; `start()` brings up a real
     redis-server there (stopped at the end). This process publishes to it for real."""
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    servers = []
-
-    class Broker:
-        def __init__(self):
-            self.url, self.port = url, port
-
-        def start(self):
-            server = subprocess.Popen(
-                [
-                    shutil.which("redis-server"),
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            servers.append(server)
-            _wait_until(self._answers, timeout=10, what="the private redis-server")
-
-        def _answers(self) -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as probe:
-                    probe.sendall(b"PING\r\n")
-                    return probe.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
+    broker = RedisServer("broker", log_dir=tmp_path, start=False)
     previous = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
-    _point_celery_at(url, eager=False)
+    _point_celery_at(broker.url, eager=False)
     try:
-        yield Broker()
+        yield broker
     finally:
         _point_celery_at(previous[0], eager=previous[1], close_current=True)
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+        broker.stop()
 
 
 @contextmanager
@@ -184,7 +133,7 @@ def test_broker_down_writes_commit_and_side_effects_arrive_once_it_returns(priva
     call_command("relay_outbox", "--all")
     assert OutboxEvent.objects.filter(relay_count=1).count() == 3
     with celery_worker(private_broker.url) as worker_log:
-        _wait_until(
+        wait_until(
             lambda: not OutboxEvent.objects.filter(delivered_at__isnull=True).exists(),
             timeout=60,
             what="the worker to deliver the outbox",
@@ -204,7 +153,7 @@ def test_broker_down_writes_commit_and_side_effects_arrive_once_it_returns(priva
         )
         assert sorted(codes) == ["first-course", "first-lesson"]
         # The unlocks are events of their own, delivered by the worker too.
-        _wait_until(
+        wait_until(
             lambda: Notification.objects.filter(recipient=learner).count() == 2,
             timeout=30,
             what="the achievement notifications",
@@ -216,7 +165,7 @@ def test_broker_down_writes_commit_and_side_effects_arrive_once_it_returns(priva
         assert outbox.relay(ids, patient=True)
         # Two messages in all (the sweeper's batch, then this one); unlocks published in the
         # worker are delivered there too.
-        _wait_until(
+        wait_until(
             lambda: worker_log().count("succeeded") >= 2,
             timeout=30,
             what="the worker to handle the repeated hand-off",

@@ -47,7 +47,8 @@ from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env, unique_name
-from tests.deploy.stack import Process, Processes, free_port, nginx_binary, nginx_prefix, wait_until
+from tests.deploy.stack import Processes, nginx_binary, nginx_prefix
+from tests.processes import Process, RedisServer, free_port, wait_until
 from tests.smtp import RecordingHandler
 
 COMPOSE = ROOT / "docker" / "compose.production.yml"
@@ -186,44 +187,6 @@ def literal_environment(service: dict) -> dict[str, str]:
     }
 
 
-def private_redis(processes: Processes, log_dir: Path) -> str:
-    binary = shutil.which("redis-server")
-    check(binary, "redis-server is not installed")
-    port = free_port()
-    redis = processes.add(
-        Process.start(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            log_dir=log_dir,
-            env=clean_env(),
-            cwd=log_dir,
-        )
-    )
-
-    def answers() -> bool:
-        ping = subprocess.run(
-            ["redis-cli", "-p", str(port), "ping"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        return ping.stdout.strip() == "PONG"
-
-    wait_until(answers, timeout=15, what=f"redis-server ({redis.log()})", interval=0.2)
-    return f"redis://127.0.0.1:{port}/0"
-
-
 class Smoke:
     def __init__(self, image: str):
         self.image = image
@@ -273,7 +236,9 @@ class Smoke:
         self.mail = RecordingHandler()
         self.smtp = Controller(self.mail, hostname="127.0.0.1", port=free_port())
         self.smtp.start()
-        self.redis_url = private_redis(self.processes, self.log_dir)
+        self.redis_url = RedisServer(
+            "redis", log_dir=self.log_dir, env=clean_env(), on_start=self.processes.add
+        ).url
 
         self.http_port, self.https_port = free_port(), free_port()
         self.web_ports = [free_port(), free_port()]

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from tests.deploy.conftest import PgServer
-from tests.deploy.stack import Process, free_port, wait_until
+from tests.processes import Process, free_port, wait_until
 
 INI = """\
 [databases]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.deploy.conftest import PgServer
-from tests.deploy.stack import free_port, wait_until
+from tests.processes import free_port, wait_until
 
 
 def postgres_bin() -> Path:

@@ -1,22 +1,17 @@
 """Building blocks of the production-like stack on loopback (tests/deploy/test_production_stack.py):
-processes in their own process groups with their output in files, a self-signed certificate,
-and nginx configured from the repository's own files (docker/nginx/)."""
+the stack's processes (each a tests.processes.Process: its own process group, its output in a
+file), a self-signed certificate, and nginx configured from the repository's own files
+(docker/nginx/). Ports, waits and private redis-servers are in tests/processes.py."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.deploy.conftest import ROOT
+from tests.processes import Process
 
 NGINX_DIR = ROOT / "docker" / "nginx"
 VENV_BIN = Path(sys.executable).parent
@@ -39,76 +35,6 @@ def procfile() -> dict[str, str]:
             name, command = line.split(":", 1)
             entries[name.strip()] = command.strip()
     return entries
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(check: Callable[[], object], *, timeout: float, what: str, interval=0.1):
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except Exception as exc:
-            last_error = exc
-        else:
-            if result:
-                return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} ({last_error!r})")
-
-
-@dataclass
-class Process:
-    """A child process in its own session (so the whole group can be signalled)."""
-
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    @classmethod
-    def start(cls, name: str, args: list[str], *, log_dir: Path, env: dict, cwd: Path = ROOT):
-        log_path = log_dir / f"{name}.log"
-        with log_path.open("wb") as log:
-            popen = subprocess.Popen(
-                args,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return cls(name=name, popen=popen, log_path=log_path)
-
-    @property
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log(self, tail: int = 6000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-tail:]
-        except OSError:
-            return ""
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the whole process group (master and workers), as a crashed container."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, sig)
-
-    def stop(self, timeout: float = 8) -> None:
-        if self.alive:
-            self.kill(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout)
-        self.kill(signal.SIGKILL)  # stragglers of the group, if any
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(5)
 
 
 def child_pids(pid: int) -> list[int]:
@@ -127,92 +53,6 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
-class RedisServer:
-    """A private redis-server on a free loopback port (no persistence) that a test may stop,
-    start again on the same port, or freeze (SIGSTOP: connections are accepted by the kernel
-    but never answered, as a hung server)."""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        log_dir: Path,
-        env: dict,
-        on_start: Callable[[Process], object] = lambda process: None,
-    ):
-        """`on_start` is given each process started (e.g. Processes.add, for teardown)."""
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.name, self.binary, self.log_dir, self.env = name, binary, log_dir, env
-        self.on_start = on_start
-        self.port = free_port()
-        self.process: Process | None = None
-        self.frozen = False
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = Process.start(
-            self.name,
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.log_dir),
-            ],
-            log_dir=self.log_dir,
-            env=self.env,
-        )
-        self.on_start(self.process)
-        wait_until(self.answers, timeout=10, what=f"{self.name} to answer ({self.process.log()})")
-
-    def answers(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-            conn.settimeout(1)
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-
-    def stop(self) -> None:
-        """Gone: the port refuses connections (its data is lost, as without persistence)."""
-        if self.process is not None:
-            self.thaw()
-            self.process.stop(timeout=5)
-            self.process = None
-
-    def freeze(self) -> None:
-        assert self.process is not None and self.process.alive
-        os.kill(self.process.popen.pid, signal.SIGSTOP)
-        self.frozen = True
-
-    def thaw(self) -> None:
-        if self.frozen and self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.popen.pid, signal.SIGCONT)
-        self.frozen = False
-
-    def command(self, *args: str):
-        """One command through redis-py (e.g. ZSCORE, LLEN), answered within 2 s."""
-        import redis
-
-        client = redis.Redis(port=self.port, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            return client.execute_command(*args)
-        finally:
-            client.close()
-
-
 @dataclass
 class Processes:
     items: list[Process] = field(default_factory=list)
@@ -229,41 +69,6 @@ class Processes:
         return "\n".join(
             f"===== {p.name} (exit {p.popen.poll()}) =====\n{p.log(3000)}" for p in self.items
         )
-
-
-def start_redis(processes: Processes, log_dir: Path, name: str, port: int) -> Process:
-    """A private redis-server on `port` (no persistence), ready when this returns."""
-    redis = processes.add(
-        Process.start(
-            name,
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(log_dir),
-            ],
-            log_dir=log_dir,
-            env={"PATH": os.environ["PATH"]},
-        )
-    )
-    wait_until(
-        lambda: (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
-            ).stdout.strip()
-            == "PONG"
-        ),
-        timeout=10,
-        what=f"redis-server ({name})",
-    )
-    return redis
 
 
 def self_signed_certificate(directory: Path, hosts=("localhost",), ips=("127.0.0.1",)) -> Path:

@@ -22,15 +22,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tests.deploy.conftest import ROOT
-from tests.deploy.stack import (
-    Process,
-    Processes,
-    free_port,
-    nginx_binary,
-    nginx_prefix,
-    self_signed_certificate,
-    wait_until,
-)
+from tests.deploy.stack import Processes, nginx_binary, nginx_prefix, self_signed_certificate
+from tests.processes import Process, free_port, wait_until
 
 DOMAIN = "lyo.test"
 ACME = ROOT / "docker" / "acme"

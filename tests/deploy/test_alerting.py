@@ -26,7 +26,8 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from tests.deploy.conftest import ROOT, clean_env
-from tests.deploy.stack import Process, Processes, free_port, start_redis, wait_until
+from tests.deploy.stack import Processes
+from tests.processes import Process, RedisServer, free_port, wait_until
 from tests.smtp import RecordingHandler
 
 MONITORING = ROOT / "docker" / "monitoring"
@@ -145,7 +146,7 @@ def test_a_firing_alert_reaches_the_webhook_and_the_mailbox(
     web_port, am_port, prom_port, redis_port = free_port(), free_port(), free_port(), free_port()
     with WebhookReceiver() as webhook:
         try:
-            start_redis(processes, tmp_path, "redis", redis_port)
+            RedisServer("redis", log_dir=tmp_path, on_start=processes.add, port=redis_port)
             env = clean_env(
                 PATH=f"{VENV_BIN}:{clean_env()['PATH']}",
                 DJANGO_SETTINGS_MODULE="lyo.settings.production",

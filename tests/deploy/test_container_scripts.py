@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import ROOT, clean_env
-from tests.deploy.stack import free_port
+from tests.processes import free_port
 
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 HEALTHCHECK = ROOT / "docker" / "healthcheck.py"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import clean_env
-from tests.deploy.stack import Process, free_port, nginx_binary, nginx_prefix, wait_until
+from tests.deploy.stack import nginx_binary, nginx_prefix
+from tests.processes import Process, free_port, wait_until
 
 
 @dataclass

@@ -14,7 +14,8 @@ from django.conf import settings
 
 from tests.deploy.conftest import ROOT, clean_env
 from tests.deploy.pgbouncer import start_pgbouncer
-from tests.deploy.stack import Processes, free_port, start_redis
+from tests.deploy.stack import Processes
+from tests.processes import RedisServer, free_port
 
 MAIN_FLOWS = [
     "tests/accounts/test_tokens.py",
@@ -47,7 +48,7 @@ def test_api_main_flows_pass_through_pgbouncer_in_transaction_mode(pg_server, pg
     # A redis-server of the inner run's own: its throttle and lockout counters share nothing.
     processes = Processes()
     redis_port = free_port()
-    start_redis(processes, tmp_path, "redis", redis_port)
+    RedisServer("redis", log_dir=tmp_path, on_start=processes.add, port=redis_port)
     env = clean_env(
         DJANGO_SETTINGS_MODULE="lyo.settings.test",
         DATABASE_URL=pgbouncer.pooled.url(database),

@@ -37,17 +37,8 @@ from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env, unique_name
-from tests.deploy.stack import (
-    VENV_BIN,
-    Process,
-    Processes,
-    RedisServer,
-    free_port,
-    nginx_binary,
-    nginx_prefix,
-    procfile,
-    wait_until,
-)
+from tests.deploy.stack import VENV_BIN, Processes, nginx_binary, nginx_prefix, procfile
+from tests.processes import Process, RedisServer, free_port, wait_until
 from tests.smtp import RecordingHandler
 
 PASSWORD = "a long and unguessable e2e passphrase 42"

@@ -21,7 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.deploy.conftest import ROOT, clean_env, must, unique_name
-from tests.deploy.stack import Process, Processes, free_port, start_redis, wait_until
+from tests.deploy.stack import Processes
+from tests.processes import Process, RedisServer, free_port, wait_until
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672"
 VENV_BIN = Path(sys.executable).parent
@@ -106,7 +107,7 @@ def test_tasks_run_on_rabbitmq_quorum_queues_with_acks_late(
     smtp.start()
     try:
         redis_port = free_port()
-        start_redis(processes, tmp_path, "redis", redis_port)
+        RedisServer("redis", log_dir=tmp_path, on_start=processes.add, port=redis_port)
         env = clean_env(
             PATH=f"{VENV_BIN}:{os.environ['PATH']}",
             DJANGO_SETTINGS_MODULE="lyo.settings.production",

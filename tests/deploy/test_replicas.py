@@ -21,7 +21,8 @@ import requests
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env, must
 from tests.deploy.pgcluster import ReplicatedCluster, postgres_bin, start_replicated_cluster
-from tests.deploy.stack import Process, Processes, free_port, start_redis, wait_until
+from tests.deploy.stack import Processes
+from tests.processes import Process, RedisServer, free_port, wait_until
 
 PASSWORD = "a long and unguessable replica passphrase 7"
 WRITER = "writer@replica.example.com"
@@ -44,8 +45,7 @@ class ReplicaStack:
     cluster: ReplicatedCluster
     base: str
     env: dict
-    pin_redis: Process
-    pin_redis_port: int
+    pin_redis: RedisServer
     processes: Processes
     log_dir: Path
 
@@ -60,10 +60,6 @@ class ReplicaStack:
         response = requests.get(f"{self.base}/api/v1/me/", headers=headers, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()
-
-    def start_pin_redis(self) -> Process:
-        self.pin_redis = start_redis(self.processes, self.log_dir, "pin-redis", self.pin_redis_port)
-        return self.pin_redis
 
 
 def _load_schema(source: PgServer, database: str, target: PgServer) -> None:
@@ -116,11 +112,12 @@ def replica_stack(pg_server, migrated_template, tmp_path_factory) -> Iterator[Re
                 check=False,
             )
         )
-        redis_port, pin_redis_port, web_port = free_port(), free_port(), free_port()
-        start_redis(processes, log_dir, "redis", redis_port)
+        redis_port, web_port = free_port(), free_port()
+        RedisServer("redis", log_dir=log_dir, on_start=processes.add, port=redis_port)
+        pin_redis = RedisServer("pin-redis", log_dir=log_dir, on_start=processes.add)
         env.update(
             REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-            DATABASE_REPLICA_PIN_REDIS_URL=f"redis://127.0.0.1:{pin_redis_port}/0",
+            DATABASE_REPLICA_PIN_REDIS_URL=pin_redis.url,
             DATABASE_REPLICA_URLS=cluster.replica.server.url("lyo"),
             DATABASE_REPLICA_PIN_SECONDS=str(PIN_SECONDS),
             DATABASE_REPLICA_RETRY_SECONDS="1",
@@ -129,12 +126,10 @@ def replica_stack(pg_server, migrated_template, tmp_path_factory) -> Iterator[Re
             cluster=cluster,
             base=f"http://127.0.0.1:{web_port}",
             env=env,
-            pin_redis=None,  # type: ignore[arg-type]
-            pin_redis_port=pin_redis_port,
+            pin_redis=pin_redis,
             processes=processes,
             log_dir=log_dir,
         )
-        stack.start_pin_redis()
         web = processes.add(
             Process.start(
                 "web",
@@ -236,7 +231,7 @@ def test_without_the_pin_store_an_authenticated_user_reads_from_the_primary(repl
             assert stack.me(reader)["bio"] == "while the pin store was down"
     finally:
         if not stack.pin_redis.alive:
-            stack.start_pin_redis()
+            stack.pin_redis.start()
         _replica_resumed(stack)
 
 

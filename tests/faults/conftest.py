@@ -12,8 +12,8 @@ from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
 from tests.deploy.conftest import unique_name
-from tests.deploy.stack import free_port
 from tests.faults.harness import FaultProcesses, FaultStack, start_stack
+from tests.processes import free_port
 from tests.smtp import RecordingHandler
 
 BUCKET = "lyo-faults-media"

@@ -31,16 +31,8 @@ import requests
 from django.conf import settings
 
 from tests.deploy.conftest import ROOT, PgServer, clean_env
-from tests.deploy.stack import (
-    VENV_BIN,
-    Process,
-    Processes,
-    RedisServer,
-    child_pids,
-    free_port,
-    procfile,
-    wait_until,
-)
+from tests.deploy.stack import VENV_BIN, Processes, child_pids, procfile
+from tests.processes import Process, RedisServer, free_port, wait_until
 from tests.smtp import RecordingHandler
 
 # Seconds within which /health/ready/ must name a failed dependency (issue 17).

@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.deploy.stack import child_pids, wait_until
+from tests.deploy.stack import child_pids
 from tests.faults import harness
 from tests.faults.harness import Expected, FaultStack
+from tests.processes import wait_until
 
 VISIBILITY_TIMEOUT = 5
 STACK_ENV = {"LYO_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}

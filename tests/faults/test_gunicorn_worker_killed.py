@@ -6,9 +6,9 @@ the other worker, and no write that was answered 2xx is lost."""
 import threading
 import time
 
-from tests.deploy.stack import wait_until
 from tests.faults import harness
 from tests.faults.harness import Answer, Expected, FaultStack
+from tests.processes import wait_until
 
 CLIENTS = 2
 REQUESTS_PER_CLIENT = 30
