@@ -323,9 +323,15 @@ class Smoke:
                 *self.command(role),
             )
         for index, port in enumerate(self.web_ports, start=1):
-            # Loopback only: with the host's network, compose's 0.0.0.0 would be public here.
+            # Loopback only: with the host's network, compose's 0.0.0.0 would be public here;
+            # and nginx, on the host too, reaches the web containers from loopback, not from
+            # compose's fixed nginx address (172.30.0.10): loopback is the trusted proxy here.
             env_file = self.env_file(
-                f"web{index}", PORT=str(port), GUNICORN_BIND=f"127.0.0.1:{port}"
+                f"web{index}",
+                PORT=str(port),
+                GUNICORN_BIND=f"127.0.0.1:{port}",
+                LYO_TRUSTED_PROXIES="127.0.0.1/32",
+                GUNICORN_FORWARDED_ALLOW_IPS="127.0.0.1",
             )
             self.podman(
                 "run",
