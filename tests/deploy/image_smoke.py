@@ -132,8 +132,12 @@ class Podman:
         return listed.stdout.split()
 
     def remove_all(self) -> None:
-        containers = self.ours()
-        if containers:
+        # Twice at most: a container still stopping when the first `rm` ran can be left
+        # (seen once, after a failed run: exited, not removed).
+        for _ in range(2):
+            containers = self.ours()
+            if not containers:
+                return
             self("rm", "--force", "--time", "2", *containers, timeout=60, ok=False)
 
 
