@@ -187,31 +187,32 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
 # --- Django-level handlers: JSON under the API, Django's own pages elsewhere -------------------
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def wants_json(request: HttpRequest) -> bool:
+    """Paths answered in the contract's error shape even outside DRF (the API, health, metrics)."""
     return request.path.startswith(("/api/", "/health/", "/metrics"))
 
 
 def bad_request(request: HttpRequest, exception: Exception, *args, **kwargs):
     if isinstance(exception, RequestDataTooBig):
         return error_json(413, "payload_too_large", "The request body is too large.")
-    if _wants_json(request):
+    if wants_json(request):
         return error_json(400, "bad_request", "The request could not be understood.")
     return defaults.bad_request(request, exception, *args, **kwargs)
 
 
 def permission_denied(request: HttpRequest, exception: Exception, *args, **kwargs):
-    if _wants_json(request):
+    if wants_json(request):
         return error_json(403, "permission_denied", "You do not have permission to do this.")
     return defaults.permission_denied(request, exception, *args, **kwargs)
 
 
 def page_not_found(request: HttpRequest, exception: Exception, *args, **kwargs):
-    if _wants_json(request):
+    if wants_json(request):
         return error_json(404, "not_found", "Not found.")
     return defaults.page_not_found(request, exception, *args, **kwargs)
 
 
 def server_error(request: HttpRequest, *args, **kwargs):
-    if _wants_json(request) or not settings.TEMPLATES:
+    if wants_json(request) or not settings.TEMPLATES:
         return error_json(500, "server_error", "Something went wrong on our side.")
     return defaults.server_error(request, *args, **kwargs)

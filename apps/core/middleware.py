@@ -5,7 +5,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 
 from .context import request_id_var, sanitize_request_id
-from .errors import DATABASE_UNAVAILABLE, database_unavailable, error_json
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, error_json, wants_json
 from .http import strip_untrusted_forwarding
 
 access_logger = logging.getLogger("lyo.access")
@@ -119,6 +119,25 @@ class MalformedRequestMiddleware:
             f"The request's {part} {what}.",
             {"reason": reason, "location": part},
         )
+
+
+class JsonNotFoundMiddleware:
+    """An unknown API path is a 404 in the error shape under DEBUG too: there Django answers
+    with its technical HTML page instead of handler404 (and `make run` is where client
+    developers meet it first). JSON 404s from views pass unchanged."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and wants_json(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return error_json(404, "not_found", "Not found.")
+        return response
 
 
 class DatabaseUnavailableMiddleware:

@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "apps.core.middleware.AccessLogMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "apps.core.middleware.MalformedRequestMiddleware",
+    "apps.core.middleware.JsonNotFoundMiddleware",
     "apps.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
