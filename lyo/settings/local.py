@@ -8,3 +8,5 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-insecure-key-for-developmen
 SIMPLE_JWT["SIGNING_KEY"] = env("LYO_JWT_SIGNING_KEY", default=SECRET_KEY)  # noqa: F405
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Readable log lines at the terminal (production keeps JSON).
+LOGGING["handlers"]["console"]["formatter"] = env("LYO_LOG_FORMAT", default="text")  # noqa: F405

@@ -1,5 +1,6 @@
 """Production settings, loaded in a separate process exactly as a server would load them."""
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,24 @@ print(client.get('/metrics', secure=True, HTTP_AUTHORIZATION='Bearer ' + token).
     result = run_python(code, {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "testserver"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["403", "200"]
+
+
+LOG_ONE_REQUEST = """
+import django, logging
+django.setup()
+extra = {"method": "GET", "path": "/x/", "status": 200}
+logging.getLogger("lyo.access").info("request", extra=extra)
+"""
+
+
+def test_make_run_logs_readable_lines_and_production_json():
+    local = run_python(LOG_ONE_REQUEST, {"DJANGO_SETTINGS_MODULE": "lyo.settings.local"})
+    assert local.returncode == 0, local.stderr
+    [line] = [line for line in local.stderr.splitlines() if "lyo.access" in line]
+    assert line.endswith("INFO    lyo.access: request method=GET path=/x/ status=200"), line
+
+    production = run_python(LOG_ONE_REQUEST, PRODUCTION_ENV)
+    assert production.returncode == 0, production.stderr
+    [line] = [line for line in production.stderr.splitlines() if "lyo.access" in line]
+    record = json.loads(line)
+    assert (record["logger"], record["message"], record["path"]) == ("lyo.access", "request", "/x/")
