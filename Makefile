@@ -20,8 +20,10 @@ run: install
 	DJANGO_SETTINGS_MODULE=lyo.settings.local $(BIN)/python manage.py seed_demo
 	DJANGO_SETTINGS_MODULE=lyo.settings.local $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## The whole test suite, against PostgreSQL and Redis on localhost (see README).
+## The whole test suite, against PostgreSQL and Redis on localhost (see README); starts them
+## (and RabbitMQ) when installed but stopped, or says in one line what is missing.
 test: install
+	bash tools/services.sh
 	$(BIN)/pytest -n $${PYTEST_WORKERS:-2} --create-db $(PYTEST_ARGS)
 
 ## Load benchmark against PostgreSQL and Redis with production settings (see bench/run.py and

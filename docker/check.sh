@@ -69,6 +69,6 @@ sh -n docker/entrypoint.sh
 for script in docker/deploy.sh docker/check.sh docker/build-image.sh; do bash -n "$script"; done
 sh -n docker/acme/certbot.sh docker/acme/install-certificate.sh docker/nginx/certificate-reload.sh
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck docker/*.sh docker/acme/*.sh docker/nginx/certificate-reload.sh
+  shellcheck docker/*.sh docker/acme/*.sh docker/nginx/certificate-reload.sh tools/services.sh
 fi
 echo "deployment files: ok"
