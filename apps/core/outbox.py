@@ -24,7 +24,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -146,35 +146,55 @@ def deliver(ids: list[int]) -> int:
     """Run the durable handlers of these outbox rows, each row in its own transaction with its
     `delivered_at` mark (worker side). A row already delivered, or pruned, is skipped; a row
     another worker is delivering is waited for, then skipped. A failing handler rolls its
-    row's transaction back and leaves it pending for the sweeper. Returns rows delivered."""
-    from . import events
-
+    row's transaction back and leaves it pending for the sweeper. A database session ended
+    under the worker (a failover, `pg_terminate_backend`) is reconnected and the row tried once
+    more, so the award does not wait for the sweeper's resend. Returns rows delivered."""
     delivered = 0
     for outbox_id in ids:
-        try:
-            with transaction.atomic():
-                row = (
-                    OutboxEvent.objects.select_for_update()
-                    .filter(pk=outbox_id, delivered_at__isnull=True)
-                    .first()
-                )
-                if row is None:
+        for attempt in (1, 2):
+            try:
+                delivered += _deliver_one(outbox_id)
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == 1 and not connection.in_atomic_block:
+                    logger.warning("outbox_delivery_reconnects", extra={"outbox_id": outbox_id})
+                    connection.close()
                     continue
-                events.run_durable_handlers(
-                    events.DomainEvent(
-                        name=row.name, payload=row.payload, occurred_at=row.occurred_at
-                    )
-                )
-                OutboxEvent.objects.filter(pk=row.pk).update(delivered_at=timezone.now())
-        except Exception as exc:  # a handler failed: record it; the sweeper resends the row
-            logger.exception("outbox_delivery_failed", extra={"outbox_id": outbox_id})
-            OutboxEvent.objects.filter(pk=outbox_id).update(
-                failures=F("failures") + 1,
-                last_error=f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX_CHARS],
-            )
-            continue
-        delivered += 1
+                _record_failure(outbox_id, exc)
+            # A handler failed: record it; the sweeper resends the row.
+            except Exception as exc:  # noqa: BLE001
+                _record_failure(outbox_id, exc)
+            break
     return delivered
+
+
+def _deliver_one(outbox_id: int) -> int:
+    from . import events
+
+    with transaction.atomic():
+        row = (
+            OutboxEvent.objects.select_for_update()
+            .filter(pk=outbox_id, delivered_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return 0
+        events.run_durable_handlers(
+            events.DomainEvent(name=row.name, payload=row.payload, occurred_at=row.occurred_at)
+        )
+        OutboxEvent.objects.filter(pk=row.pk).update(delivered_at=timezone.now())
+    return 1
+
+
+def _record_failure(outbox_id: int, exc: Exception) -> None:
+    logger.error("outbox_delivery_failed", exc_info=exc, extra={"outbox_id": outbox_id})
+    try:
+        OutboxEvent.objects.filter(pk=outbox_id).update(
+            failures=F("failures") + 1,
+            last_error=f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX_CHARS],
+        )
+    # The database itself may be what failed: the row stays pending, uncounted, for the sweeper.
+    except Exception:
+        logger.exception("outbox_failure_not_recorded", extra={"outbox_id": outbox_id})
 
 
 def pending_due(*, now=None, everything: bool = False):

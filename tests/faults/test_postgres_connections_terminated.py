@@ -15,7 +15,8 @@ from tests.faults.harness import Expected, FaultStack
 # A task whose database session was ended under it fails; what it was delivering stays in the
 # event outbox for the sweeper (beat, every minute), which relays rows older than this (10 s by
 # default). The tests run the sweeper as beat would, right after the fault.
-STACK_ENV = {"LYO_OUTBOX_RELAY_AFTER_SECONDS": "1"}
+RELAY_AFTER_SECONDS = 1
+STACK_ENV = {"LYO_OUTBOX_RELAY_AFTER_SECONDS": str(RELAY_AFTER_SECONDS)}
 
 
 def _warm_every_web_worker(stack: FaultStack) -> None:
@@ -35,6 +36,7 @@ def test_requests_right_after_sessions_are_terminated_succeed(stack: FaultStack)
     assert all(a.ok for a in answers), "\n".join(map(str, answers))
     # The Celery worker's connection was ended too: its next tasks reconnect.
     stack.wait_idle()
+    time.sleep(RELAY_AFTER_SECONDS + 0.2)  # every event of these writes is due for the sweeper
     harness.run_outbox_sweeper(stack)
     problems = harness.settle(lambda: harness.side_effect_problems(stack, expected))
     assert problems == [], "\n".join(problems)
@@ -49,6 +51,7 @@ def test_sessions_terminated_while_tasks_run_lose_no_award(stack: FaultStack):
         harness.terminate_app_connections(stack)
     assert all(w.ok for w in writes), "\n".join(map(str, writes))
     stack.wait_idle()
+    time.sleep(RELAY_AFTER_SECONDS + 0.2)  # every event of these writes is due for the sweeper
     harness.run_outbox_sweeper(stack)
     problems = harness.settle(lambda: harness.side_effect_problems(stack, expected))
     assert problems == [], "\n".join(problems)
