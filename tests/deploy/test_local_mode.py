@@ -51,13 +51,14 @@ print("LOCAL MODE OK")
 """
 
 
-def test_main_api_flows_work_in_local_mode_on_sqlite(tmp_path):
+def run_in_local_mode(script: str, tmp_path) -> subprocess.CompletedProcess:
+    """`script` with make run's settings on a fresh SQLite database, in a process of its own."""
     env = clean_env(
         DJANGO_SETTINGS_MODULE="lyo.settings.local",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -66,6 +67,11 @@ def test_main_api_flows_work_in_local_mode_on_sqlite(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def test_main_api_flows_work_in_local_mode_on_sqlite(tmp_path):
+    result = run_in_local_mode(SCRIPT, tmp_path)
     assert "LOCAL MODE OK" in result.stdout
 
 
@@ -108,18 +114,5 @@ print("HUGE IDS OK", len(cases))
 def test_23_digit_ids_are_4xx_not_500_on_sqlite(tmp_path):
     """SQLite's INTEGER is 64 bits: a bigger id in a query, path or body used to overflow (500).
     Under DEBUG (make run) unknown API paths answer the JSON 404 too, not Django's HTML page."""
-    env = clean_env(
-        DJANGO_SETTINGS_MODULE="lyo.settings.local",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", HUGE_IDS_SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    result = run_in_local_mode(HUGE_IDS_SCRIPT, tmp_path)
     assert "HUGE IDS OK 8" in result.stdout
