@@ -190,16 +190,23 @@ def test_ready_answers_in_time_even_when_a_check_hangs(redis_server, monkeypatch
     """Any dependency that never answers (here the storage) makes its check "timeout"."""
     from apps.core import health
 
-    monkeypatch.setitem(health.CHECKS, "storage", lambda: time.sleep(5))
-    started = time.monotonic()
-    response = APIClient().get("/health/ready/")
-    assert time.monotonic() - started < 2.0
-    assert response.status_code == 503
-    assert response.json()["checks"]["storage"]["status"] == "timeout"
-    # The hung check is not started a second time while it still runs.
-    again = APIClient().get("/health/ready/")
-    assert again.json()["checks"]["storage"]["status"] == "timeout"
-    assert [t.name for t in threading.enumerate()].count("health-storage") == 1
+    release = threading.Event()
+    monkeypatch.setitem(health.CHECKS, "storage", lambda: release.wait(5))
+    try:
+        started = time.monotonic()
+        response = APIClient().get("/health/ready/")
+        assert time.monotonic() - started < 2.0
+        assert response.status_code == 503
+        assert response.json()["checks"]["storage"]["status"] == "timeout"
+        # The hung check is not started a second time while it still runs.
+        again = APIClient().get("/health/ready/")
+        assert again.json()["checks"]["storage"]["status"] == "timeout"
+        hung = [t for t in threading.enumerate() if t.name == "health-storage"]
+        assert len(hung) == 1
+    finally:
+        # Let the hung check end before the next test probes readiness in this process.
+        release.set()
+    hung[0].join(5)
 
 
 @pytest.mark.parametrize("outage", OUTAGES)
